@@ -1,0 +1,196 @@
+"""The one predictor that the HTTP service and the batch CLI share.
+
+Same quote in, same numbers out, whichever way a user calls it.  Rows are
+sorted by token length and padded per batch, so a batch of short quotes does
+not pay for one long one; results come back in input order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import torch
+
+from models.calibration import softmax
+from models.input_encoding import QuoteInput, encode_quotes
+from models.label_schema import canonical_dyad, dyad_key, split_dyad
+from models.network import StanceModel
+
+
+@dataclass(frozen=True)
+class LabelScores:
+    label: str
+    scores: dict[str, float]  # every label with its probability, highest first
+
+
+@dataclass(frozen=True)
+class DyadStance(LabelScores):
+    trained: bool  # False: the model never saw a labelled example of this dyad
+
+
+@dataclass(frozen=True)
+class QuotePrediction:
+    stance: dict[str, DyadStance]
+    sentiment: LabelScores
+    model: str
+
+
+@dataclass(frozen=True)
+class RawLogits:
+    stance: np.ndarray  # (N, D, S), before temperature
+    sentiment: np.ndarray  # (N, 3), before temperature
+    dyads: list[str]
+
+
+def pick_device(requested: str = "auto") -> torch.device:
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(requested)
+
+
+def _ranked(labels: Sequence[str], probs: np.ndarray) -> LabelScores:
+    order = np.argsort(-probs, kind="stable")
+    scores = {labels[i]: round(float(probs[i]), 6) for i in order}
+    return LabelScores(label=labels[int(order[0])], scores=scores)
+
+
+class Predictor:
+    """Wraps a loaded :class:`StanceModel` with batching, dyad resolution and calibration."""
+
+    def __init__(
+        self,
+        model: StanceModel,
+        model_tag: str,
+        batch_size: int = 64,
+        max_batch_tokens: int = 8192,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.model = model.eval()
+        self.model_tag = model_tag
+        self.batch_size = batch_size
+        self.max_batch_tokens = max_batch_tokens
+        self.config = model.config
+        self._trained = {dyad_key(d): d for d in self.config.dyads}
+
+    @classmethod
+    def from_directory(
+        cls, directory: str | Path, model_tag: str, device: str = "auto", **kwargs: int
+    ) -> "Predictor":
+        model = StanceModel.from_pretrained(directory, device=pick_device(device))
+        return cls(model, model_tag, **kwargs)
+
+    # ---------------------------------------------------------------- dyads
+    def resolve_dyads(self, dyads: Iterable[str] | None) -> list[str]:
+        """Requested dyad names (validated, de-duplicated) in the spelling the model knows."""
+        if dyads is None:
+            return list(self.config.default_dyads)
+        out: list[str] = []
+        for name in dyads:
+            split_dyad(name)  # raises SchemaError naming the value
+            spelled = canonical_dyad(name, self.config.dyads)
+            if spelled not in out:
+                out.append(spelled)
+        return out
+
+    def is_trained(self, dyad: str) -> bool:
+        return dyad_key(dyad) in self._trained
+
+    # -------------------------------------------------------------- running
+    def _batches(self, lengths: Sequence[int]) -> list[list[int]]:
+        order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+        batches: list[list[int]] = []
+        current: list[int] = []
+        for i in order:
+            longest = max(lengths[i], lengths[current[-1]] if current else 0)
+            if current and (
+                len(current) >= self.batch_size or longest * (len(current) + 1) > self.max_batch_tokens
+            ):
+                batches.append(current)
+                current = []
+            current.append(i)
+        if current:
+            batches.append(current)
+        return batches
+
+    @torch.inference_mode()
+    def logits(self, quotes: Sequence[QuoteInput], dyads: Sequence[str]) -> RawLogits:
+        """Uncalibrated logits, in input order; evaluation and calibration read these."""
+        dyads = list(dyads)
+        n = len(quotes)
+        n_stance = len(self.config.stance_labels)
+        stance = np.zeros((n, len(dyads), n_stance), dtype=np.float32)
+        sentiment = np.zeros((n, len(self.config.sentiment_labels)), dtype=np.float32)
+        if n == 0:
+            return RawLogits(stance, sentiment, dyads)
+        enc = encode_quotes(self.model.tokenizer, quotes, self.config.max_length)
+        lengths = [len(ids) for ids in enc["input_ids"]]
+        device = self.model.device
+        pad_id = self.model.tokenizer.pad_token_id or 0
+        for batch in self._batches(lengths):
+            width = max(lengths[i] for i in batch)
+            ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            types = torch.zeros((len(batch), width), dtype=torch.long)
+            for row, i in enumerate(batch):
+                ids[row, : lengths[i]] = torch.tensor(enc["input_ids"][i])
+                mask[row, : lengths[i]] = 1
+                if "token_type_ids" in enc:
+                    types[row, : lengths[i]] = torch.tensor(enc["token_type_ids"][i])
+            out = self.model(
+                input_ids=ids.to(device),
+                attention_mask=mask.to(device),
+                token_type_ids=types.to(device) if "token_type_ids" in enc else None,
+                dyads=dyads if dyads else self.config.dyads[:1],
+            )
+            if dyads:
+                stance[batch] = out["stance_logits"].float().cpu().numpy()
+            sentiment[batch] = out["sentiment_logits"].float().cpu().numpy()
+        return RawLogits(stance, sentiment, dyads)
+
+    def predict(
+        self,
+        quotes: Sequence[QuoteInput],
+        dyads: Iterable[str] | None = None,
+        per_quote_dyads: Sequence[Sequence[str] | None] | None = None,
+    ) -> list[QuotePrediction]:
+        """Calibrated labels and scores for each quote, for the requested dyads.
+
+        ``per_quote_dyads`` lets one batch carry quotes that asked for different
+        dyads (the HTTP batcher merges requests): the union is scored once.
+        """
+        if per_quote_dyads is None:
+            wanted = [self.resolve_dyads(dyads)] * len(quotes)
+        else:
+            if len(per_quote_dyads) != len(quotes):
+                raise ValueError(
+                    f"per_quote_dyads has {len(per_quote_dyads)} entries for {len(quotes)} quotes"
+                )
+            wanted = [self.resolve_dyads(d) for d in per_quote_dyads]
+        union: list[str] = []
+        for names in wanted:
+            for name in names:
+                if name not in union:
+                    union.append(name)
+        raw = self.logits(quotes, union)
+        column = {name: j for j, name in enumerate(union)}
+        stance_probs = softmax(raw.stance, self.config.stance_temperature) if union else raw.stance
+        sentiment_probs = softmax(raw.sentiment, self.config.sentiment_temperature)
+        stance_labels = self.config.stance_labels
+        results: list[QuotePrediction] = []
+        for i, names in enumerate(wanted):
+            stance = {}
+            for name in names:
+                ranked = _ranked(stance_labels, stance_probs[i, column[name]])
+                stance[name] = DyadStance(ranked.label, ranked.scores, self.is_trained(name))
+            results.append(
+                QuotePrediction(
+                    stance=stance,
+                    sentiment=_ranked(self.config.sentiment_labels, sentiment_probs[i]),
+                    model=self.model_tag,
+                )
+            )
+        return results
