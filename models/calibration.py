@@ -32,7 +32,7 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray, max_iter: int = 200)
         return loss
 
     optimiser.step(closure)
-    temperature = float(log_t.exp().clamp(0.05, 20.0))
+    temperature = float(log_t.detach().exp().clamp(0.05, 20.0))
     return temperature
 
 

@@ -277,7 +277,13 @@ def _from_after(after: str) -> str:
     return ""
 
 
+_AS_SAYING = re.compile(r"\b(?:quoted|cited)\s+(?P<np>[^.;“”\"«»]{1,100}?)\s+as\s+(?:saying|stating)\s*:?\s*$", re.I)
+
+
 def _from_before(before: str) -> str:
+    m = _AS_SAYING.search(before)
+    if m:
+        return _clean_speaker(m.group("np"))
     m = _ACCORDING.search(before)
     if m and len(before) - m.end() < 30:
         return _clean_speaker(m.group("np"))
@@ -342,8 +348,15 @@ def extract_quotes(article: str) -> list[ExtractedQuote]:
     sentences = _sentence_bounds(article, spans)
     quoted_mask = [False] * len(article)
     for s in spans:
-        for k in range(s.open_at, s.close_at):
-            quoted_mask[k] = True
+        for a, b in s.parts:  # the quoted words and their marks; an inner attribution stays readable
+            lo = a - 1 if a > 0 and article[a - 1] in _OPEN_CLOSE else a
+            while lo > s.open_at and article[lo - 1] in " \n\t" + "".join(_OPEN_CLOSE):
+                lo -= 1
+            hi = b
+            while hi < s.close_at and (article[hi] in "".join(set("".join(_OPEN_CLOSE.values()))) or article[hi] in " \n\t"):
+                hi += 1
+            for k in range(max(lo, s.open_at), min(hi, s.close_at)):
+                quoted_mask[k] = True
 
     def unquoted(a: int, b: int) -> str:
         return "".join(ch if not quoted_mask[a + k] else " " for k, ch in enumerate(article[a:b]))
@@ -363,7 +376,11 @@ def extract_quotes(article: str) -> list[ExtractedQuote]:
         # quote reads its own attribution.
         before = re.split(r"\s{3,}", before)[-1] if re.search(r"\S\s{3,}\S", before) else before
         last_part = article[span.parts[-1][0] : span.parts[-1][1]].rstrip()
-        speaker = _attribute(before, after, last_part.endswith((",", "—")))
+        inner = [unquoted(a_end, b_start) for (_, a_end), (b_start, _) in zip(span.parts, span.parts[1:])]
+        inner = [g for g in inner if "\n" not in article[span.open_at:span.close_at] and g.strip()]
+        speaker = (_from_after(inner[0]) if inner else "") or _attribute(
+            before, after, last_part.endswith((",", "—"))
+        )
         if len(words) < MIN_WORDS:
             continue
         if len(words) <= SHORT_WORDS and not (speaker or re.search(rf"\b(?:{_VERB_RE}|called|calling|described)\b", before + after, re.I)):

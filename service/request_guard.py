@@ -1,0 +1,266 @@
+"""ASGI middleware in front of the BentoML app: auth, size limits, validation, one error shape.
+
+Every error the service returns has one JSON shape, as text-embeddings-inference
+does::
+
+    {"error": "...", "error_type": "validation|payload_too_large|unsupported_media_type|
+               unauthorized|overloaded|timeout|not_found|internal", "field": "...", "limit": ...}
+
+Requests are checked here, before BentoML parses them, against the same
+pydantic models the API declares, so a bad request never reaches the model
+and a too-large one is refused before it is read in full.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+from typing import Any, Awaitable, Callable
+
+from pydantic import BaseModel, ValidationError
+
+from service.api_models import (
+    LIMITS,
+    MAX_BODY_BYTES,
+    MAX_JSON_DEPTH,
+    AnalyzeRequest,
+    ClassifyRequest,
+)
+
+API_KEY_ENV = "STANCE_API_KEY"
+OPEN_PATHS = {"/livez", "/readyz", "/healthz", "/metrics", "/", "/docs.json", "/info"}
+GUARDED_POSTS: dict[str, type[BaseModel]] = {"/classify": ClassifyRequest, "/analyze": AnalyzeRequest}
+
+# Filled in by the service once its model is loaded; GET /info reads it.
+SERVICE_INFO: dict[str, Any] = {}
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+_STATUS_TYPES = {
+    400: "validation",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation",
+    429: "overloaded",
+    503: "overloaded",
+    504: "timeout",
+}
+
+
+def error_body(message: str, error_type: str, field: str | None = None, limit: Any = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"error": message, "error_type": error_type}
+    if field is not None:
+        body["field"] = field
+    if limit is not None:
+        body["limit"] = limit
+    return body
+
+
+class RequestError(Exception):
+    def __init__(self, status: int, message: str, error_type: str, field: str | None = None, limit: Any = None):
+        super().__init__(message)
+        self.status = status
+        self.body = error_body(message, error_type, field, limit)
+
+
+def _depth(value: Any, limit: int) -> int:
+    """Nesting depth of decoded JSON, stopping early past ``limit``."""
+    stack = [(value, 1)]
+    deepest = 0
+    while stack:
+        node, d = stack.pop()
+        deepest = max(deepest, d)
+        if deepest > limit:
+            return deepest
+        if isinstance(node, dict):
+            stack.extend((v, d + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, d + 1) for v in node)
+    return deepest
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def validation_error(exc: ValidationError) -> RequestError:
+    first = exc.errors(include_url=False)[0]
+    field = _field_path(tuple(first.get("loc", ())))
+    name = next((str(p) for p in reversed(first.get("loc", ())) if isinstance(p, str)), "")
+    kind = first.get("type", "")
+    status = 413 if (name in ("quotes", "article") and kind in ("too_long",)) else 400
+    limit = LIMITS.get(name, (None,))[0] if kind in ("too_long", "string_too_long") else None
+    message = f"{field or 'body'}: {first.get('msg', 'invalid value')}"
+    if limit is not None:
+        message += f" (limit: {limit} {LIMITS[name][1]})"
+    if kind == "extra_forbidden":
+        message = f"{field}: unknown field; allowed fields are listed in the OpenAPI schema at /docs.json"
+    return RequestError(status, message, "validation", field or None, limit)
+
+
+def check_body(path: str, raw: bytes) -> None:
+    """Decode and validate a JSON body for a guarded endpoint; raise RequestError on the first problem."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RequestError(400, f"body is not valid UTF-8 (byte {exc.start})", "validation", "body") from None
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise RequestError(400, f"JSON nested deeper than {MAX_JSON_DEPTH} levels", "validation", "depth") from None
+    except json.JSONDecodeError as exc:
+        raise RequestError(400, f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+                           "validation", "body") from None
+    if _depth(data, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+        raise RequestError(400, f"JSON nested deeper than {MAX_JSON_DEPTH} levels", "validation", "depth")
+    if not isinstance(data, dict):
+        raise RequestError(400, f"body must be a JSON object, got {type(data).__name__}", "validation", "body")
+    try:
+        GUARDED_POSTS[path].model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+
+
+class RequestGuard:
+    """The middleware itself; BentoML adds it with ``add_asgi_middleware``."""
+
+    def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
+        self.app = app
+
+    async def _reply(self, send: Send, status: int, body: dict[str, Any], headers: list | None = None) -> None:
+        payload = json.dumps(body).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+                + (headers or []),
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+    def _authorised(self, scope: Scope) -> bool:
+        key = os.environ.get(API_KEY_ENV, "")
+        if not key:
+            return True
+        headers = {k.decode().lower(): v.decode(errors="replace") for k, v in scope.get("headers", [])}
+        given = headers.get("x-api-key", "")
+        auth = headers.get("authorization", "")
+        if auth.lower().startswith("bearer "):
+            given = given or auth[7:].strip()
+        return bool(given) and hmac.compare_digest(given.encode(), key.encode())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        method = scope.get("method", "GET")
+        try:
+            if path not in OPEN_PATHS and not self._authorised(scope):
+                raise RequestError(401, f"missing or wrong API key: send it as 'Authorization: Bearer <key>' "
+                                        f"or 'X-API-Key' (set by {API_KEY_ENV})", "unauthorized", "authorization")
+            if path == "/info" and method == "GET":
+                if not SERVICE_INFO:
+                    raise RequestError(503, "model is still loading", "overloaded")
+                await self._reply(send, 200, SERVICE_INFO)
+                return
+            if path in GUARDED_POSTS:
+                if method != "POST":
+                    raise RequestError(405, f"{path} takes POST, not {method}", "method_not_allowed")
+                receive = await self._checked_body(scope, receive, path)
+        except RequestError as exc:
+            await self._reply(send, exc.status, exc.body)
+            return
+        await self.app(scope, receive, self._normalising_send(send))
+
+    async def _checked_body(self, scope: Scope, receive: Receive, path: str) -> Receive:
+        headers = {k.decode().lower(): v.decode(errors="replace") for k, v in scope.get("headers", [])}
+        ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype != "application/json":
+            raise RequestError(415, f"content-type must be application/json, got {ctype or 'none'!r}",
+                               "unsupported_media_type", "content-type")
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            raise RequestError(413, f"body of {declared} bytes is over the limit of {MAX_BODY_BYTES} bytes",
+                               "payload_too_large", "body", MAX_BODY_BYTES)
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise RequestError(400, "client disconnected before sending the body", "validation", "body")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise RequestError(413, f"body is over the limit of {MAX_BODY_BYTES} bytes",
+                                   "payload_too_large", "body", MAX_BODY_BYTES)
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        raw = b"".join(chunks)
+        check_body(path, raw)
+        sent = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": raw, "more_body": False}
+            return await receive()
+
+        return replay
+
+    def _normalising_send(self, send: Send) -> Send:
+        """Rewrite BentoML's own 4xx/5xx bodies ('{"error": ...}' or a list) into the one shape."""
+        state: dict[str, Any] = {"status": 200, "start": None, "chunks": []}
+
+        async def wrapped(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                state["status"] = message["status"]
+                if message["status"] < 400:
+                    await send(message)
+                else:
+                    state["start"] = message
+                return
+            if message["type"] == "http.response.body" and state["start"] is not None:
+                state["chunks"].append(message.get("body", b""))
+                if message.get("more_body", False):
+                    return
+                status = state["status"]
+                raw = b"".join(state["chunks"])
+                try:
+                    parsed = json.loads(raw or b"{}")
+                except ValueError:
+                    parsed = {"error": raw.decode(errors="replace")[:500]}
+                if isinstance(parsed, list) and parsed and isinstance(parsed[0], dict):
+                    parsed = parsed[0]
+                if not isinstance(parsed, dict):
+                    parsed = {"error": str(parsed)}
+                if "error_type" not in parsed:
+                    kind = _STATUS_TYPES.get(status, "internal" if status >= 500 else "validation")
+                    message_text = str(parsed.get("error") or parsed.get("detail") or "request failed")
+                    if status == 503:
+                        message_text = "service is overloaded or not ready; retry with backoff"
+                    parsed = error_body(message_text, kind)
+                payload = json.dumps(parsed).encode()
+                start = state["start"]
+                headers = [(k, v) for k, v in start.get("headers", []) if k.lower() not in (b"content-length", b"content-type")]
+                headers += [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+                if status in (429, 503):
+                    headers.append((b"retry-after", b"1"))
+                await send({**start, "headers": headers})
+                await send({"type": "http.response.body", "body": payload})
+                return
+            await send(message)
+
+        return wrapped

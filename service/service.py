@@ -1,0 +1,107 @@
+"""The BentoML service: thin HTTP over the shared predictor.
+
+The model is declared at class scope so ``bentoml build`` packs it; which
+version comes from ``STANCE_MODEL_TAG`` (default: the newest
+``stance-classifier``).  ``/classify`` is batchable: concurrent requests are
+merged by BentoML's adaptive batcher, and a request larger than the batch
+limit is split by it, never refused.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import bentoml  # noqa: E402
+
+from models.input_encoding import QuoteInput  # noqa: E402
+from models.model_store import configured_tag  # noqa: E402
+from models.predictor import Predictor, QuotePrediction  # noqa: E402
+from models.quote_extraction import extract_quotes  # noqa: E402
+from service import request_guard  # noqa: E402
+from service.api_models import (  # noqa: E402
+    LIMITS,
+    AnalyzedQuote,
+    AnalyzeOut,
+    QuoteIn,
+    QuoteOut,
+)
+
+log = logging.getLogger("stance.service")
+
+MAX_BATCH_SIZE = int(os.environ.get("STANCE_MAX_BATCH_SIZE", "64"))
+MAX_LATENCY_MS = int(os.environ.get("STANCE_MAX_LATENCY_MS", "10000"))
+MAX_CONCURRENCY = int(os.environ.get("STANCE_MAX_CONCURRENCY", "64"))
+REQUEST_TIMEOUT_S = int(os.environ.get("STANCE_REQUEST_TIMEOUT_S", "60"))
+TORCH_THREADS = int(os.environ.get("STANCE_TORCH_THREADS", "0"))
+DEVICE = os.environ.get("STANCE_DEVICE", "auto")
+
+
+def _to_out(pred: QuotePrediction) -> dict:
+    return {
+        "stance": {
+            d: {"label": s.label, "scores": s.scores, "trained": s.trained} for d, s in pred.stance.items()
+        },
+        "sentiment": {"label": pred.sentiment.label, "scores": pred.sentiment.scores},
+        "model": pred.model,
+    }
+
+
+@bentoml.service(
+    name="stance_classifier",
+    traffic={"timeout": REQUEST_TIMEOUT_S, "max_concurrency": MAX_CONCURRENCY},
+    workers=1,
+)
+class StanceService:
+    bento_model = bentoml.models.BentoModel(configured_tag())
+
+    def __init__(self) -> None:
+        import torch
+
+        if TORCH_THREADS > 0:
+            torch.set_num_threads(TORCH_THREADS)
+        tag = str(self.bento_model.tag)
+        self.predictor = Predictor.from_directory(self.bento_model.path, tag, device=DEVICE)
+        cfg = self.predictor.config
+        request_guard.SERVICE_INFO.update(
+            {
+                "model": tag,
+                "backbone": cfg.backbone,
+                "device": str(self.predictor.model.device),
+                "dyads": cfg.dyads,
+                "default_dyads": cfg.default_dyads,
+                "stance_labels": cfg.stance_labels,
+                "sentiment_labels": cfg.sentiment_labels,
+                "id2label": {"stance": dict(enumerate(cfg.stance_labels)),
+                             "sentiment": dict(enumerate(cfg.sentiment_labels))},
+                "limits": {name: {"limit": lim, "unit": unit} for name, (lim, unit) in LIMITS.items()},
+                "max_batch_size": MAX_BATCH_SIZE,
+            }
+        )
+        log.info("loaded %s on %s", tag, self.predictor.model.device)
+
+    @bentoml.api(batchable=True, max_batch_size=MAX_BATCH_SIZE, max_latency_ms=MAX_LATENCY_MS)
+    def classify(self, quotes: list[QuoteIn]) -> list[QuoteOut]:
+        """Stance per dyad and sentiment for each quote, with calibrated scores."""
+        inputs = [QuoteInput(q.text, q.speaker, q.context) for q in quotes]
+        preds = self.predictor.predict(inputs, per_quote_dyads=[q.dyads for q in quotes])
+        return [QuoteOut.model_validate(_to_out(p)) for p in preds]
+
+    @bentoml.api
+    def analyze(self, article: str, dyads: list[str] | None = None) -> AnalyzeOut:
+        """Find the article's quotations, attribute them, and classify each."""
+        found = extract_quotes(article)
+        preds = self.predictor.predict([QuoteInput(q.text, q.speaker, q.context) for q in found], dyads)
+        quotes = [
+            AnalyzedQuote.model_validate(
+                {**_to_out(p), "text": q.text, "speaker": q.speaker, "context": q.context,
+                 "start": q.start, "end": q.end}
+            )
+            for q, p in zip(found, preds)
+        ]
+        return AnalyzeOut(quotes=quotes, model=self.predictor.model_tag)
+
+
+StanceService.add_asgi_middleware(request_guard.RequestGuard)

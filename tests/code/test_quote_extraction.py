@@ -1,0 +1,86 @@
+"""Quote extraction and attribution, on the seed article and on other ways news is written."""
+
+from __future__ import annotations
+
+import json
+
+from models.quote_extraction import extract_quotes
+from tests.conftest import SEED_ARTICLE, SEED_QUOTES
+
+
+def test_seed_article_gives_exactly_the_twelve_quotations_with_speakers():
+    article = SEED_ARTICLE.read_text(encoding="utf-8")
+    gold = [json.loads(line) for line in SEED_QUOTES.read_text(encoding="utf-8").splitlines()]
+    found = extract_quotes(article)
+    assert [q.text for q in found] == [g["text"] for g in gold]
+    assert [q.speaker for q in found] == [g["speaker"] for g in gold]
+    assert not any(q.text.strip() == "alliance" for q in found)  # a scare quote is not a quotation
+    for q in found:
+        assert article[q.start:q.end].replace("\n", " ").startswith(q.text[:20])
+        assert q.text not in q.context  # context never repeats the quote itself
+
+
+def test_pronoun_resolves_to_last_named_person_and_context_is_kept():
+    article = SEED_ARTICLE.read_text(encoding="utf-8")
+    q = next(q for q in extract_quotes(article) if q.text.startswith("This is one of the top priorities"))
+    assert q.speaker == "Sergey Ryabkov"
+    assert "state of Israel" in q.context  # the context names the actor the quote is about
+
+
+def test_straight_quotes_said_x_and_according_to():
+    article = (
+        'Moscow has criticised the raid. "This cannot be tolerated and must not be repeated," said Maria '
+        "Zakharova, the ministry's spokeswoman, on Thursday.\n\n"
+        'The talks were "constructive and open," according to a senior Israeli official.'
+    )
+    found = extract_quotes(article)
+    assert [q.speaker for q in found] == ["Maria Zakharova", "a senior Israeli official"]
+    assert found[0].text == "This cannot be tolerated and must not be repeated,"
+
+
+def test_split_quote_around_attribution_is_one_quotation():
+    article = '“We will not allow this,” the Iranian ambassador told reporters, “and we will answer any strike.”'
+    (q,) = extract_quotes(article)
+    assert q.text == "We will not allow this, and we will answer any strike."
+    assert q.speaker == "the Iranian ambassador"
+    assert len(q.spans) == 2
+
+
+def test_quote_over_two_paragraphs_and_guillemets():
+    article = (
+        "Dmitry Peskov told journalists on Monday:\n\n"
+        "“Our contacts with Tehran continue at every level.\n\n"
+        "“There is no reason to speak of any cooling,” he added.\n\n"
+        "Kommersant quoted a diplomat as saying «the sides are far from an agreement on gas prices», "
+        "without naming him."
+    )
+    found = extract_quotes(article)
+    assert found[0].text.startswith("Our contacts with Tehran") and found[0].text.endswith("any cooling,")
+    assert found[0].speaker == "Dmitry Peskov"
+    assert found[1].text == "the sides are far from an agreement on gas prices"
+    assert found[1].speaker == "a diplomat"  # "Kommersant quoted a diplomat as saying"
+
+
+def test_partial_quote_with_brackets_and_x_tweeted():
+    article = (
+        "Israel's foreign minister tweeted that Russia's decision was “a grave mistake [that] endangers "
+        "the region …”. Later, Foreign Minister Yair Lapid wrote on X: “We expect our Russian friends to reconsider.”"
+    )
+    found = extract_quotes(article)
+    assert found[0].text == "a grave mistake [that] endangers the region …"
+    assert found[0].speaker == "Israel's foreign minister"
+    assert found[1].speaker == "Yair Lapid"
+
+
+def test_titles_and_single_words_in_quotes_are_not_quotations():
+    article = (
+        'Israel launched "Operation Northern Shield" in December, and commentators spoke of a new '
+        '“alliance” between Moscow and Tehran. “Nobody will dictate to us,” the minister said.'
+    )
+    found = extract_quotes(article)
+    assert [q.text for q in found] == ["Nobody will dictate to us,"]
+    assert found[0].speaker == "the minister"
+
+
+def test_text_without_quotes_gives_nothing():
+    assert extract_quotes("Russia and Iran signed a treaty on Friday. No statement followed.") == []
