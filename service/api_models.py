@@ -64,7 +64,7 @@ def _check_dyads(value: Optional[list[str]]) -> Optional[list[str]]:
 class QuoteIn(BaseModel):
     """One quote to classify."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE_QUOTE]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": EXAMPLE_QUOTE})
 
     text: Annotated[str, Field(min_length=1, max_length=MAX_QUOTE_CHARS, description="the quoted words")]
     speaker: Annotated[str, Field(max_length=MAX_SPEAKER_CHARS, description="who said it")] = ""
@@ -94,7 +94,7 @@ class QuoteIn(BaseModel):
 
 
 class ClassifyRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"quotes": [EXAMPLE_QUOTE]}]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"quotes": [EXAMPLE_QUOTE]}})
 
     quotes: Annotated[list[QuoteIn], Field(min_length=1, max_length=MAX_QUOTES_PER_REQUEST)]
 

@@ -97,7 +97,7 @@ def validation_error(exc: ValidationError) -> RequestError:
     field = _field_path(tuple(first.get("loc", ())))
     name = next((str(p) for p in reversed(first.get("loc", ())) if isinstance(p, str)), "")
     kind = first.get("type", "")
-    status = 413 if (name in ("quotes", "article") and kind in ("too_long",)) else 400
+    status = 413 if (name in ("quotes", "article") and kind in ("too_long", "string_too_long")) else 400
     limit = LIMITS.get(name, (None,))[0] if kind in ("too_long", "string_too_long") else None
     message = f"{field or 'body'}: {first.get('msg', 'invalid value')}"
     if limit is not None:
@@ -116,12 +116,12 @@ def check_body(path: str, raw: bytes) -> None:
     try:
         data = json.loads(text)
     except RecursionError:
-        raise RequestError(400, f"JSON nested deeper than {MAX_JSON_DEPTH} levels", "validation", "depth") from None
+        raise RequestError(400, f"JSON nested deeper than {MAX_JSON_DEPTH} levels", "validation", "depth", MAX_JSON_DEPTH) from None
     except json.JSONDecodeError as exc:
         raise RequestError(400, f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
                            "validation", "body") from None
     if _depth(data, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
-        raise RequestError(400, f"JSON nested deeper than {MAX_JSON_DEPTH} levels", "validation", "depth")
+        raise RequestError(400, f"JSON nested deeper than {MAX_JSON_DEPTH} levels", "validation", "depth", MAX_JSON_DEPTH)
     if not isinstance(data, dict):
         raise RequestError(400, f"body must be a JSON object, got {type(data).__name__}", "validation", "body")
     try:

@@ -1,0 +1,134 @@
+"""The HTTP service, over real HTTP: both endpoints, info, and every kind of bad input."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from service.api_models import MAX_ARTICLE_CHARS, MAX_QUOTE_CHARS, MAX_QUOTES_PER_REQUEST
+from tests.conftest import SEED_ARTICLE, SEED_QUOTES
+
+SEED = [json.loads(line) for line in SEED_QUOTES.read_text(encoding="utf-8").splitlines()]
+
+
+def post(server, path, payload=None, **kw):
+    return httpx.post(f"{server.url}{path}", json=payload, timeout=60, **kw)
+
+
+def assert_error(resp, status, field=None, limit=None, error_type=None):
+    assert resp.status_code == status, resp.text
+    body = resp.json()
+    assert isinstance(body, dict) and body["error"], body
+    if field is not None:
+        assert body.get("field") == field, body
+    if limit is not None:
+        assert body.get("limit") == limit, body
+    if error_type is not None:
+        assert body["error_type"] == error_type, body
+    return body
+
+
+def test_classify_returns_labels_scores_and_model_tag(server, tiny_store):
+    _, tag = tiny_store
+    quotes = [{"text": q["text"], "speaker": q["speaker"], "context": q["context"]} for q in SEED[:3]]
+    resp = post(server, "/classify", {"quotes": quotes})
+    assert resp.status_code == 200, resp.text
+    out = resp.json()
+    assert len(out) == 3
+    for item in out:
+        assert item["model"] == tag
+        assert set(item["stance"]) == {"russia-israel", "russia-iran", "russia-turkey"}
+        for dyad in item["stance"].values():
+            assert dyad["label"] in {"cooperative", "hedging", "adversarial", "none"}
+            assert abs(sum(dyad["scores"].values()) - 1) < 1e-3
+            assert dyad["label"] == next(iter(dyad["scores"]))  # highest first
+        assert item["sentiment"]["label"] in {"positive", "neutral", "negative"}
+
+
+def test_classify_matches_the_in_process_predictor(server, tiny_store):
+    """HTTP and CLI share one predictor: same quote, same numbers."""
+    from models import model_store
+    from models.input_encoding import QuoteInput
+    from models.predictor import Predictor
+    import bentoml
+
+    home, tag = tiny_store
+    path = home / "models" / tag.split(":")[0] / tag.split(":")[1]
+    pred = Predictor.from_directory(path, tag).predict([QuoteInput(SEED[6]["text"], SEED[6]["speaker"], SEED[6]["context"])])[0]
+    resp = post(server, "/classify", {"quotes": [{"text": SEED[6]["text"], "speaker": SEED[6]["speaker"], "context": SEED[6]["context"]}]})
+    got = resp.json()[0]
+    for dyad, s in pred.stance.items():
+        assert got["stance"][dyad]["label"] == s.label
+        for k, v in s.scores.items():
+            assert abs(got["stance"][dyad]["scores"][k] - v) < 1e-4
+
+
+def test_requested_dyads_include_an_untrained_one(server):
+    resp = post(server, "/classify", {"quotes": [{"text": "Beijing and Tehran signed a 25-year pact.", "dyads": ["china-iran", "iran-russia"]}]})
+    assert resp.status_code == 200, resp.text
+    stance = resp.json()[0]["stance"]
+    assert stance["china-iran"]["trained"] is False
+    assert stance["russia-iran"]["trained"] is True
+
+
+def test_analyze_finds_seed_quotes_with_offsets(server):
+    article = SEED_ARTICLE.read_text(encoding="utf-8")
+    resp = post(server, "/analyze", {"article": article})
+    assert resp.status_code == 200, resp.text
+    quotes = resp.json()["quotes"]
+    assert [q["speaker"] for q in quotes] == [s["speaker"] for s in SEED]
+    for q in quotes:
+        assert article[q["start"]:q["end"]].replace("\n", " ")[:15] == q["text"][:15]
+        assert "russia-israel" in q["stance"]
+
+
+def test_info_lists_model_dyads_and_limits(server, tiny_store):
+    info = httpx.get(f"{server.url}/info", timeout=10).json()
+    assert info["model"] == tiny_store[1]
+    assert info["default_dyads"] == ["russia-israel", "russia-iran", "russia-turkey"]
+    assert info["limits"]["quotes"]["limit"] == MAX_QUOTES_PER_REQUEST
+
+
+def test_openapi_lists_both_endpoints_with_examples(server):
+    spec = httpx.get(f"{server.url}/docs.json", timeout=10).json()
+    assert "/classify" in spec["paths"] and "/analyze" in spec["paths"]
+    assert "example" in json.dumps(spec)
+
+
+@pytest.mark.parametrize(
+    "payload, status, field, limit",
+    [
+        ({"quotes": [{"text": "   "}]}, 400, "quotes[0].text", None),
+        ({"quotes": [{"text": 5}]}, 400, "quotes[0].text", None),
+        ({"quotes": [{"text": "x" * (MAX_QUOTE_CHARS + 1)}]}, 400, "quotes[0].text", MAX_QUOTE_CHARS),
+        ({"quotes": [{"text": "ok ok"}] * (MAX_QUOTES_PER_REQUEST + 1)}, 413, "quotes", MAX_QUOTES_PER_REQUEST),
+        ({"quotes": []}, 400, "quotes", None),
+        ({"quotes": [{"text": "fine", "colour": "red"}]}, 400, "quotes[0].colour", None),
+        ({"quotes": [{"text": "fine", "dyads": ["russia"]}]}, 400, "quotes[0].dyads", None),
+        ({"quotes": "not a list"}, 400, "quotes", None),
+        ({"article": "x" * (MAX_ARTICLE_CHARS + 1)}, None, None, None),
+    ],
+)
+def test_bad_classify_inputs_get_4xx_naming_field_and_limit(server, payload, status, field, limit):
+    if "article" in payload:
+        assert_error(post(server, "/analyze", payload), 413, "article", MAX_ARTICLE_CHARS, "validation")
+    else:
+        assert_error(post(server, "/classify", payload), status, field, limit, "validation")
+    # the server stays up and the next request succeeds
+    assert post(server, "/classify", {"quotes": [{"text": "We remain partners."}]}).status_code == 200
+
+
+def test_malformed_bodies_and_wrong_content_type(server):
+    url = f"{server.url}/classify"
+    assert_error(httpx.post(url, content=b"{not json", headers={"content-type": "application/json"}), 400, "body")
+    assert_error(httpx.post(url, content=b'{"quotes": [{"text": "\xff\xfe"}]}', headers={"content-type": "application/json"}), 400, "body")
+    deep = "[" * 200 + "]" * 200
+    assert_error(httpx.post(url, content=deep.encode(), headers={"content-type": "application/json"}), 400, "depth", 16)
+    assert_error(httpx.post(url, content=b"text=hi", headers={"content-type": "text/plain"}), 415, "content-type")
+    assert_error(httpx.post(url, content=b"[1, 2]", headers={"content-type": "application/json"}), 400, "body")
+    big = b'{"quotes": [{"text": "' + b"a" * (5 * 1024 * 1024) + b'"}]}'
+    assert_error(httpx.post(url, content=big, headers={"content-type": "application/json"}, timeout=60), 413, "body")
+    assert_error(httpx.get(url), 405)
+    assert post(server, "/classify", {"quotes": [{"text": "Still serving."}]}).status_code == 200
