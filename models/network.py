@@ -80,6 +80,29 @@ def masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
 
 
+def verify_model_dir(directory: str | Path) -> StanceModelConfig:
+    """Cheap start-up check (config parses, weights header readable) without building the network."""
+    from safetensors import safe_open
+
+    directory = Path(directory)
+    for name in (CONFIG_NAME, WEIGHTS_NAME, "config.json"):
+        if not (directory / name).is_file():
+            raise ModelLoadError(f"model directory {str(directory)!r} lacks {name}")
+    try:
+        config = StanceModelConfig(**json.loads((directory / CONFIG_NAME).read_text()))
+    except (ValueError, TypeError) as exc:
+        raise ModelLoadError(f"{directory / CONFIG_NAME} is not a valid stance config: {exc}") from exc
+    try:
+        with safe_open(str(directory / WEIGHTS_NAME), framework="pt") as fh:
+            if not list(fh.keys()):
+                raise ModelLoadError(f"{directory / WEIGHTS_NAME} holds no tensors")
+    except ModelLoadError:
+        raise
+    except Exception as exc:
+        raise ModelLoadError(f"{directory / WEIGHTS_NAME} is not a readable safetensors file: {exc}") from exc
+    return config
+
+
 class StanceModel(nn.Module):
     """Encoder + dyad-conditioned stance head + sentiment head."""
 

@@ -135,6 +135,8 @@ class RequestGuard:
 
     def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
         self.app = app
+        self.max_in_flight = int(os.environ.get("STANCE_MAX_CONCURRENCY", "64"))
+        self.in_flight = 0
 
     async def _reply(self, send: Send, status: int, body: dict[str, Any], headers: list | None = None) -> None:
         payload = json.dumps(body).encode()
@@ -177,9 +179,19 @@ class RequestGuard:
             if path in GUARDED_POSTS:
                 if method != "POST":
                     raise RequestError(405, f"{path} takes POST, not {method}", "method_not_allowed")
-                receive = await self._checked_body(scope, receive, path)
+                if self.in_flight >= self.max_in_flight:
+                    raise RequestError(429, f"more than {self.max_in_flight} requests in flight; retry with backoff",
+                                       "overloaded", "concurrency", self.max_in_flight)
+                self.in_flight += 1
+                try:
+                    receive = await self._checked_body(scope, receive, path)
+                    await self.app(scope, receive, self._normalising_send(send))
+                finally:
+                    self.in_flight -= 1
+                return
         except RequestError as exc:
-            await self._reply(send, exc.status, exc.body)
+            headers = [(b"retry-after", b"1")] if exc.status == 429 else None
+            await self._reply(send, exc.status, exc.body, headers)
             return
         await self.app(scope, receive, self._normalising_send(send))
 

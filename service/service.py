@@ -51,7 +51,9 @@ def _to_out(pred: QuotePrediction) -> dict:
 
 @bentoml.service(
     name="stance_classifier",
-    traffic={"timeout": REQUEST_TIMEOUT_S, "max_concurrency": MAX_CONCURRENCY},
+    # The request guard answers 429 past MAX_CONCURRENCY with the service's error shape;
+    # BentoML's own limit is a backstop above it.
+    traffic={"timeout": REQUEST_TIMEOUT_S, "max_concurrency": 4 * MAX_CONCURRENCY},
     workers=1,
 )
 class StanceService:
@@ -105,3 +107,27 @@ class StanceService:
 
 
 StanceService.add_asgi_middleware(request_guard.RequestGuard)
+
+
+def _check_model_before_workers_start() -> None:
+    """A broken model must stop start-up with one clear line, not a worker restart loop."""
+    from bentoml.exceptions import NotFound
+
+    from models.network import ModelLoadError, verify_model_dir
+
+    declared = StanceService.inner.bento_model
+    try:
+        stored = declared.stored
+        if stored is None:
+            raise NotFound(configured_tag())
+        verify_model_dir(stored.path)
+    except NotFound:
+        raise RuntimeError(
+            f"cannot serve: model {configured_tag()!r} is not in the BentoML model store "
+            f"({os.environ.get('BENTOML_HOME', '~/bentoml')}); see 'bentoml models list' or run 'stance train'"
+        ) from None
+    except ModelLoadError as exc:
+        raise RuntimeError(f"cannot serve {configured_tag()}: {exc}") from None
+
+
+_check_model_before_workers_start()
