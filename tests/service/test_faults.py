@@ -179,3 +179,22 @@ def test_pickle_weights_are_refused(tiny_model_dir, tmp_path):
     (tmp_path / "m" / "pytorch_model.bin").write_bytes(b"\x80\x04pickle")
     with pytest.raises(ModelLoadError, match="lacks model.safetensors"):
         StanceModel.from_pretrained(tmp_path / "m")
+
+
+def test_load_at_four_times_sustainable_rate_gives_only_200_or_429(tiny_store):
+    """The load-test script with small bounds: overload, then normal service right after."""
+    home, _ = tiny_store
+    srv = Server(home, {"STANCE_MAX_CONCURRENCY": "8"})
+    try:
+        srv.wait_ready()
+        out = subprocess.run([sys.executable, "-m", "service.load_test", "--url", srv.url, "--duration", "8",
+                              "--calibrate-seconds", "2", "--max-requests", "3000"],
+                             cwd=ROOT, capture_output=True, text=True, timeout=180)
+        assert out.returncode == 0, out.stdout + out.stderr[-2000:]
+        import json as _json
+
+        summary = _json.loads(out.stdout.strip().splitlines()[-1])
+        assert set(summary["codes"]) <= {"200", "429"}, summary
+        assert summary["after_status"] == 200
+    finally:
+        srv.stop()
