@@ -1,0 +1,405 @@
+"""``stance bench``: scoring speed against baselines measured in the same run.
+
+One run, one model, one thread setting.  Rows of the table:
+
+- ``pipeline/1``      transformers.pipeline called per quote (what a user writes first)
+- ``pipeline/32``     the same pipeline with batch_size=32
+- ``onnxruntime``     ONNX Runtime fp32 on the same encoder weights (exported with torch.onnx)
+- ``predictor``       our in-process predictor (length-sorted, dynamically padded batches)
+- ``predictor-int8``  the same with dynamic int8 quantisation of the Linear layers
+- ``predictor-bf16``  the same in bfloat16
+- ``cli``             ``stance score`` end to end on a JSONL file (process start and model load included)
+- ``http/cN``         the service over HTTP, N concurrent single-quote clients (p50/p95/p99 latency)
+
+Baselines see exactly the encoder input our model sees (quote + "speaker: context"
+as a text pair), so every row does the same encoder work; the baselines' heads are
+a 4-way linear layer, ours the dyad-conditioned stance head.  Also measures this
+machine's fp32 matmul rate and reports tokens/s as a share of the model's FLOP
+bound (2 x non-embedding parameters FLOPs per token).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from models.input_encoding import QuoteInput, encode_quotes, second_segment
+from models.network import StanceModel
+from models.predictor import Predictor
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# --------------------------------------------------------------- workload
+def build_workload(n: int, seed: int = 0) -> list[QuoteInput]:
+    """N quotes drawn from the corpus (real length mix: median ~22 words), with speaker and context."""
+    from training.data import load_records
+
+    pool = []
+    data_dir = ROOT / "training" / "data"
+    for name in ("train.jsonl", "dev.jsonl", "test.jsonl"):
+        if (data_dir / name).is_file():
+            pool.extend(load_records(data_dir / name))
+    if not pool:
+        pool = load_records(ROOT / "seeds" / "quotes.jsonl")
+    rng = random.Random(seed)
+    return [QuoteInput(r.text, r.speaker, r.context) for r in (rng.choice(pool) for _ in range(n))]
+
+
+def matmul_gflops(threads: int, size: int = 2048, seconds: float = 3.0) -> float:
+    torch.set_num_threads(threads)
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    torch.mm(a, b)
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        torch.mm(a, b)
+        n += 1
+    return 2 * size**3 * n / (time.perf_counter() - start) / 1e9
+
+
+def non_embedding_params(model: StanceModel) -> int:
+    total = sum(p.numel() for p in model.encoder.parameters())
+    emb = sum(p.numel() for p in model.encoder.embeddings.parameters())
+    return total - emb
+
+
+# ----------------------------------------------------------------- timers
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    start = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - start, out
+
+
+def sequence_classifier(model_dir: Path):
+    """A stock BertForSequenceClassification carrying our encoder weights: the pipeline's model."""
+    from safetensors.torch import load_file
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    config = AutoConfig.from_pretrained(str(model_dir), num_labels=4)
+    clf = AutoModelForSequenceClassification.from_config(config)
+    state = load_file(str(model_dir / "model.safetensors"))
+    prefix = clf.base_model_prefix + "."
+    clf.load_state_dict({prefix + k[len("encoder."):]: v for k, v in state.items() if k.startswith("encoder.")},
+                        strict=False)
+    return clf.eval()
+
+
+def pipeline_inputs(quotes: list[QuoteInput]) -> list[dict[str, str]]:
+    return [{"text": q.text, "text_pair": second_segment(q.speaker, q.context)} for q in quotes]
+
+
+def run_pipeline(model_dir: Path, tokenizer, quotes: list[QuoteInput], batch_size: int, max_length: int) -> float:
+    from transformers import pipeline
+
+    pipe = pipeline("text-classification", model=sequence_classifier(model_dir), tokenizer=tokenizer, device=-1)
+    inputs = pipeline_inputs(quotes)
+    kwargs = {"truncation": True, "max_length": max_length}
+    pipe(inputs[:4], **kwargs)  # warm-up
+    if batch_size == 1:
+        seconds, _ = timed(lambda: [pipe(x, **kwargs) for x in inputs])
+    else:
+        seconds, _ = timed(lambda: pipe(inputs, batch_size=batch_size, **kwargs))
+    return len(quotes) / seconds
+
+
+def run_onnx(model_dir: Path, tokenizer, quotes: list[QuoteInput], max_length: int, threads: int,
+             batch_size: int = 32) -> float | str:
+    """ONNX Runtime fp32 on the same encoder weights, same length-sorted batches.
+
+    Exported with ``torch.onnx`` rather than optimum: optimum pins transformers < 4.58,
+    which this project (transformers 5) cannot take.
+    """
+    try:
+        import onnxruntime as ort
+    except Exception as exc:  # noqa: BLE001 - optional dependency
+        return f"skipped: onnxruntime not importable ({type(exc).__name__})"
+    base_encoder = sequence_classifier(model_dir).base_model.eval()
+
+    class Encoder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = base_encoder
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask,
+                              token_type_ids=token_type_ids).last_hidden_state
+
+    encoder = Encoder().eval()
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = str(Path(tmp) / "encoder.onnx")
+        dummy = tokenizer(["a quote"], ["a speaker: a context"], return_tensors="pt")
+        torch.onnx.export(encoder, tuple(dummy[n] for n in names), path, input_names=names,
+                          output_names=["last_hidden_state"], opset_version=17, dynamo=False,
+                          dynamic_axes={n: {0: "batch", 1: "tokens"} for n in names + ["last_hidden_state"]})
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        enc = encode_quotes(tokenizer, quotes, max_length)
+        order = sorted(range(len(quotes)), key=lambda i: len(enc["input_ids"][i]))
+
+        def go():
+            for k in range(0, len(order), batch_size):
+                rows = [{key: enc[key][i] for key in names} for i in order[k : k + batch_size]]
+                batch = tokenizer.pad(rows, return_tensors="np")
+                session.run(None, {n: batch[n].astype(np.int64) for n in names})
+
+        session.run(None, {n: dummy[n].numpy() for n in names})  # warm-up
+        seconds, _ = timed(go)
+    return len(quotes) / seconds
+
+
+def predictor_variant(model_dir: Path, tag: str, precision: str, batch_size: int) -> Predictor:
+    model = StanceModel.from_pretrained(model_dir)
+    if precision == "int8":
+        model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    elif precision == "bf16":
+        model = model.to(torch.bfloat16)
+    return Predictor(model, tag, batch_size=batch_size)
+
+
+def run_predictor(pred: Predictor, quotes: list[QuoteInput]) -> tuple[float, float]:
+    pred.predict(quotes[:64])  # warm-up
+    seconds, _ = timed(lambda: pred.predict(quotes))
+    enc = encode_quotes(pred.model.tokenizer, quotes, pred.config.max_length)
+    tokens = sum(len(x) for x in enc["input_ids"])
+    return len(quotes) / seconds, tokens / seconds
+
+
+def test_split_f1(pred: Predictor) -> float | None:
+    from training.data import load_records
+    from training.evaluation import evaluate
+
+    path = ROOT / "training" / "data" / "test.jsonl"
+    if not path.is_file():
+        return None
+    rep = evaluate(pred, load_records(path), list(pred.config.default_dyads))
+    return float(np.mean([m["macro_f1"] for m in rep["dyads"].values()]))
+
+
+def run_cli(tag: str, quotes: list[QuoteInput], env: dict) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "in.jsonl"
+        src.write_text("".join(json.dumps({"text": q.text, "speaker": q.speaker, "context": q.context}) + "\n" for q in quotes))
+        cmd = [sys.executable, "-m", "service.cli", "score", str(src), str(Path(tmp) / "out.jsonl"), "--model", tag, "--no-progress"]
+        seconds, out = timed(lambda: subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True))
+        if out.returncode != 0:
+            raise RuntimeError(out.stderr[-2000:])
+    return len(quotes) / seconds
+
+
+def run_http(tag: str, quotes: list[QuoteInput], levels: list[int], requests_per_level: int, env: dict) -> dict[str, Any]:
+    import httpx
+    import psutil
+
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen([sys.executable, "-m", "bentoml", "serve", "service.service:StanceService", "--port", str(port),
+                             "--host", "127.0.0.1"], cwd=ROOT, env={**env, "STANCE_MODEL_TAG": tag},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    peak_rss = 0
+    stop = threading.Event()
+
+    def watch_memory():
+        nonlocal peak_rss
+        while not stop.is_set():
+            try:
+                p = psutil.Process(proc.pid)
+                rss = p.memory_info().rss + sum(c.memory_info().rss for c in p.children(recursive=True))
+                peak_rss = max(peak_rss, rss)
+            except psutil.Error:
+                pass
+            time.sleep(0.2)
+
+    threading.Thread(target=watch_memory, daemon=True).start()
+    results: dict[str, Any] = {}
+    try:
+        deadline = time.time() + 180
+        while time.time() < deadline:
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        bodies = [{"quotes": [{"text": q.text, "speaker": q.speaker, "context": q.context}]} for q in quotes]
+        with httpx.Client(timeout=120) as client:
+            client.post(f"{url}/classify", json=bodies[0])
+            single = [timed(lambda b=b: client.post(f"{url}/classify", json=b))[0] for b in bodies[:50]]
+        results["single_quote_p50_ms"] = round(statistics.median(single) * 1000, 2)
+        for level in levels:
+            latencies: list[float] = []
+            codes: dict[int, int] = {}
+            lock = threading.Lock()
+            counter = iter(range(requests_per_level))
+
+            def worker():
+                with httpx.Client(timeout=120) as c:
+                    for k in counter:
+                        t, r = timed(lambda k=k: c.post(f"{url}/classify", json=bodies[k % len(bodies)]))
+                        with lock:
+                            latencies.append(t)
+                            codes[r.status_code] = codes.get(r.status_code, 0) + 1
+
+            threads = [threading.Thread(target=worker) for _ in range(level)]
+            start = time.perf_counter()
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            seconds = time.perf_counter() - start
+            latencies.sort()
+            q = lambda p: round(latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000, 1)  # noqa: E731
+            results[f"c{level}"] = {"quotes_per_s": round(len(latencies) / seconds, 1), "p50_ms": q(0.5),
+                                    "p95_ms": q(0.95), "p99_ms": q(0.99), "codes": codes}
+    finally:
+        stop.set()
+        import signal
+
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(30)
+    results["peak_rss_mib"] = round(peak_rss / 2**20, 1)
+    return results
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def bare_forward_ms(pred: Predictor, quote: QuoteInput, repeats: int = 50) -> float:
+    pred.predict([quote])
+    times = [timed(lambda: pred.predict([quote]))[0] for _ in range(repeats)]
+    return statistics.median(times) * 1000
+
+
+# ------------------------------------------------------------------- main
+def bench_main(argv: list[str]) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    parser = argparse.ArgumentParser(prog="stance bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default=None, help="model tag (default: STANCE_MODEL_TAG or newest)")
+    parser.add_argument("-n", type=int, default=20000, help="quotes in the workload")
+    parser.add_argument("--per-quote-n", type=int, default=1000, help="quotes for the slow per-quote baseline")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--http-levels", default="1,8,32,64")
+    parser.add_argument("--http-requests", type=int, default=600, help="requests per concurrency level")
+    parser.add_argument("--skip", default="", help="comma-separated rows to skip (e.g. onnxruntime,http)")
+    parser.add_argument("--json", default="bench_results/latest.json")
+    args = parser.parse_args(argv)
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    torch.set_num_threads(args.threads)
+
+    from models import model_store
+
+    tag, model_dir = model_store.resolve(args.model)
+    quotes = build_workload(args.n)
+    env = {**os.environ, "STANCE_TORCH_THREADS": str(args.threads)}
+    rows: dict[str, dict[str, Any]] = {}
+    base = predictor_variant(model_dir, tag, "fp32", args.batch_size)
+    tokenizer = base.model.tokenizer
+    max_length = base.config.max_length
+    enc = encode_quotes(tokenizer, quotes, max_length)
+    mean_tokens = float(np.mean([len(x) for x in enc["input_ids"]]))
+    print(f"workload: {len(quotes)} quotes, mean {mean_tokens:.1f} tokens (quote + speaker + context), "
+          f"threads {args.threads}, model {tag}", flush=True)
+
+    gflops = matmul_gflops(args.threads)
+    flops_per_token = 2 * non_embedding_params(base.model)
+
+    def record(name: str, qps: float | str, **extra: Any) -> None:
+        rows[name] = {"quotes_per_s": qps if isinstance(qps, str) else round(qps, 1), **extra}
+        print(f"  {name:<16} {rows[name]}", flush=True)
+
+    if "pipeline" not in skip:
+        record("pipeline/1", run_pipeline(model_dir, tokenizer, quotes[: args.per_quote_n], 1, max_length),
+               n=args.per_quote_n)
+        record("pipeline/32", run_pipeline(model_dir, tokenizer, quotes, 32, max_length), n=len(quotes))
+    if "onnxruntime" not in skip:
+        record("onnxruntime", run_onnx(model_dir, tokenizer, quotes, max_length, args.threads), n=len(quotes))
+    qps, tps = run_predictor(base, quotes)
+    record("predictor", qps, tokens_per_s=round(tps), flop_bound_share=round(tps * flops_per_token / (gflops * 1e9), 3),
+           macro_f1_test=test_split_f1(base))
+    for precision in ("int8", "bf16"):
+        if precision in skip:
+            continue
+        variant = predictor_variant(model_dir, tag, precision, args.batch_size)
+        qps_v, tps_v = run_predictor(variant, quotes)
+        record(f"predictor-{precision}", qps_v, tokens_per_s=round(tps_v), macro_f1_test=test_split_f1(variant))
+    if "cli" not in skip:
+        record("cli", run_cli(tag, quotes, env), n=len(quotes))
+    http: dict[str, Any] = {}
+    if "http" not in skip:
+        http = run_http(tag, quotes, [int(x) for x in args.http_levels.split(",")], args.http_requests, env)
+        http["bare_forward_ms"] = round(bare_forward_ms(base, quotes[0]), 2)
+        for key, value in http.items():
+            if key.startswith("c"):
+                rows[f"http/{key}"] = value
+    summary = {
+        "model": tag,
+        "machine": {"cpu": platform.processor() or platform.machine(), "threads": args.threads,
+                    "fp32_matmul_gflops": round(gflops, 1)},
+        "workload": {"n": len(quotes), "mean_tokens": round(mean_tokens, 1)},
+        "flops_per_token": flops_per_token,
+        "rows": rows,
+        "http": http,
+    }
+    pq = rows.get("pipeline/1", {}).get("quotes_per_s")
+    pb = rows.get("pipeline/32", {}).get("quotes_per_s")
+    ours = rows["predictor"]["quotes_per_s"]
+    ratios = {}
+    if isinstance(pq, float):
+        ratios["predictor_vs_pipeline_per_quote"] = round(ours / pq, 2)
+    if isinstance(pb, float):
+        ratios["predictor_vs_pipeline_batched"] = round(ours / pb, 2)
+    ort = rows.get("onnxruntime", {}).get("quotes_per_s")
+    if isinstance(ort, float):
+        ratios["predictor_vs_onnxruntime"] = round(ours / ort, 2)
+    for precision in ("int8", "bf16"):
+        if f"predictor-{precision}" in rows:
+            ratios[f"{precision}_vs_fp32"] = round(rows[f"predictor-{precision}"]["quotes_per_s"] / ours, 2)
+    if "c32" in http:
+        ratios["http_c32_vs_predictor"] = round(http["c32"]["quotes_per_s"] / ours, 2)
+        ratios["single_quote_p50_vs_bare_forward"] = round(http["single_quote_p50_ms"] / http["bare_forward_ms"], 2)
+    summary["ratios"] = ratios
+    print()
+    print(format_table(summary))
+    out = Path(args.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(summary, indent=2))
+    print(f"\nwrote {out}")
+    return 0
+
+
+def format_table(summary: dict[str, Any]) -> str:
+    lines = [f"| path | quotes/s | notes |", "|---|---:|---|"]
+    for name, row in summary["rows"].items():
+        notes = ", ".join(f"{k}={v}" for k, v in row.items() if k != "quotes_per_s")
+        lines.append(f"| {name} | {row['quotes_per_s']} | {notes} |")
+    lines.append("")
+    m = summary["machine"]
+    lines.append(f"fp32 matmul: {m['fp32_matmul_gflops']} GFLOP/s on {m['threads']} threads; "
+                 f"{summary['flops_per_token'] / 1e6:.1f} MFLOP/token")
+    for k, v in summary.get("ratios", {}).items():
+        lines.append(f"{k}: {v}")
+    if summary.get("http"):
+        lines.append(f"service peak RSS under load: {summary['http'].get('peak_rss_mib')} MiB; "
+                     f"single-quote p50 {summary['http'].get('single_quote_p50_ms')} ms vs bare forward "
+                     f"{summary['http'].get('bare_forward_ms')} ms")
+    return "\n".join(lines)
