@@ -219,7 +219,12 @@ def _is_person(phrase: str) -> bool:
     )
 
 
+_NOT_SUBJECT = r"^(?:(?i:on|in|at|after|before|during|asked|according|speaking|writing|citing|when|while|who|which)\b|[a-z]\w*ing\b|[a-z]\w*ed\b)"
+_PREPOSITIONS = {"to", "of", "in", "at", "for", "from", "with", "on", "by"}
+
+
 def _clean_speaker(np: str) -> str:
+    np = re.split(r"\s[—–]\s|\s-\s", np)[-1]  # drop a dateline ("TEL AVIV — ...")
     np = np.strip(" ,;:—–-\u00a0")
     np = re.sub(r"^(?:and|but|then|so|while|as)\s+", "", np, flags=re.I)
     words = np.split()
@@ -230,9 +235,11 @@ def _clean_speaker(np: str) -> str:
     np = " ".join(words)
     chunks = [c.strip() for c in np.split(",") if c.strip()]
     if len(chunks) > 1:
-        # "Dmitry Peskov, the Kremlin spokesman" -> the name; "On Monday, the ministry" -> the last clause
+        # "Dmitry Peskov, the Kremlin spokesman" -> the name; "On Monday, the ministry" -> the last clause;
+        # "A senior official, speaking on condition of anonymity" -> the official.
         names = [c for c in chunks if _is_person(" ".join(_strip_titles(c.split())))]
-        np = names[-1] if names else chunks[-1]
+        subjects = [c for c in chunks if not re.match(_NOT_SUBJECT, c)]
+        np = names[-1] if names else (subjects[-1] if subjects else chunks[-1])
     tokens = np.split()
     # A description ending in a proper name ("media outlet ILand TV") -> the name.
     tail: list[str] = []
@@ -241,11 +248,13 @@ def _clean_speaker(np: str) -> str:
             tail.insert(0, t)
         else:
             break
-    if tail and len(tail) < len(tokens) and tokens[-1][0].isupper():
+    before_tail = tokens[len(tokens) - len(tail) - 1].lower() if len(tail) < len(tokens) else ""
+    if tail and len(tail) < len(tokens) and tokens[-1][0].isupper() and before_tail not in _PREPOSITIONS:
         stripped = _strip_titles(tail)
         return " ".join(stripped)
     if tokens and all(re.match(r"^[A-Z]", t) for t in tokens):
-        return " ".join(_strip_titles(tokens))
+        stripped = _strip_titles(tokens)
+        return " ".join(stripped) if _is_person(" ".join(stripped)) else np
     return np
 
 
@@ -374,13 +383,14 @@ def extract_quotes(article: str) -> list[ExtractedQuote]:
         after = unquoted(span.close_at, s_end)
         # Other quotes in the same sentence are masked; cut at the nearest one so each
         # quote reads its own attribution.
+        whole_before = before
         before = re.split(r"\s{3,}", before)[-1] if re.search(r"\S\s{3,}\S", before) else before
         last_part = article[span.parts[-1][0] : span.parts[-1][1]].rstrip()
         inner = [unquoted(a_end, b_start) for (_, a_end), (b_start, _) in zip(span.parts, span.parts[1:])]
         inner = [g for g in inner if "\n" not in article[span.open_at:span.close_at] and g.strip()]
         speaker = (_from_after(inner[0]) if inner else "") or _attribute(
             before, after, last_part.endswith((",", "—"))
-        )
+        ) or (_from_before(whole_before) if whole_before != before else "")
         if len(words) < MIN_WORDS:
             continue
         if len(words) <= SHORT_WORDS and not (speaker or re.search(rf"\b(?:{_VERB_RE}|called|calling|described)\b", before + after, re.I)):

@@ -84,3 +84,23 @@ def test_titles_and_single_words_in_quotes_are_not_quotations():
 
 def test_text_without_quotes_gives_nothing():
     assert extract_quotes("Russia and Iran signed a treaty on Friday. No statement followed.") == []
+
+
+def test_datelines_appositions_and_british_single_quotes():
+    article = (
+        "TEL AVIV — Israel's ambassador to Moscow said on Tuesday that relations remained \"stable and pragmatic\" "
+        "despite the dispute.\n\n"
+        "‘We have no intention of changing course,’ the ambassador told Interfax.\n\n"
+        "A senior Israeli official, speaking on condition of anonymity, said Moscow had been \"informed in advance\". "
+        "On Monday, the ministry said it was \"deeply concerned by the strikes\"."
+    )
+    found = extract_quotes(article)
+    assert [q.speaker for q in found] == [
+        "Israel's ambassador to Moscow", "the ambassador", "A senior Israeli official", "the ministry"]
+    assert "Russia’s" not in [q.text for q in found]  # apostrophes are not closing marks
+
+
+def test_second_quote_in_a_sentence_shares_the_attribution():
+    article = 'Peskov told reporters that the "special relationship" with Iran was "not directed against third countries".'
+    found = extract_quotes(article)
+    assert [q.speaker for q in found] == ["Peskov", "Peskov"]
