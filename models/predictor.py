@@ -51,6 +51,20 @@ def pick_device(requested: str = "auto") -> torch.device:
     return torch.device(requested)
 
 
+PRECISIONS = ("fp32", "int8", "bf16")
+
+
+def with_precision(model: StanceModel, precision: str) -> StanceModel:
+    """fp32 as trained; int8 = dynamic quantisation of Linear layers (CPU); bf16 = bfloat16 weights."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "int8":
+        return torch.ao.quantization.quantize_dynamic(model.cpu(), {torch.nn.Linear}, dtype=torch.qint8)
+    if precision == "bf16":
+        return model.to(torch.bfloat16)
+    return model
+
+
 def _ranked(labels: Sequence[str], probs: np.ndarray) -> LabelScores:
     order = np.argsort(-probs, kind="stable")
     scores = {labels[i]: round(float(probs[i]), 6) for i in order}
@@ -78,9 +92,9 @@ class Predictor:
 
     @classmethod
     def from_directory(
-        cls, directory: str | Path, model_tag: str, device: str = "auto", **kwargs: int
+        cls, directory: str | Path, model_tag: str, device: str = "auto", precision: str = "fp32", **kwargs: int
     ) -> "Predictor":
-        model = StanceModel.from_pretrained(directory, device=pick_device(device))
+        model = with_precision(StanceModel.from_pretrained(directory, device=pick_device(device)), precision)
         return cls(model, model_tag, **kwargs)
 
     # ---------------------------------------------------------------- dyads

@@ -329,13 +329,16 @@ def score_main(argv: list[str]) -> int:
     parser.add_argument("--chunk-size", type=int, default=1024, help="rows per checkpointed chunk")
     parser.add_argument("--batch-size", type=int, default=64, help="quotes per forward pass")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "int8", "bf16"],
+                        help="int8: dynamic quantisation (CPU); bf16: bfloat16 weights")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
 
     from models import model_store
 
     tag, path = model_store.resolve(args.model)
-    predictor = Predictor.from_directory(path, tag, device=args.device, batch_size=args.batch_size)
+    predictor = Predictor.from_directory(path, tag, device=args.device, precision=args.precision,
+                                         batch_size=args.batch_size)
     summary = run_scoring(
         predictor,
         Path(args.input),

@@ -37,6 +37,7 @@ MAX_CONCURRENCY = int(os.environ.get("STANCE_MAX_CONCURRENCY", "64"))
 REQUEST_TIMEOUT_S = int(os.environ.get("STANCE_REQUEST_TIMEOUT_S", "60"))
 TORCH_THREADS = int(os.environ.get("STANCE_TORCH_THREADS", "0"))
 DEVICE = os.environ.get("STANCE_DEVICE", "auto")
+PRECISION = os.environ.get("STANCE_PRECISION", "fp32")
 
 
 def _to_out(pred: QuotePrediction) -> dict:
@@ -65,13 +66,14 @@ class StanceService:
         if TORCH_THREADS > 0:
             torch.set_num_threads(TORCH_THREADS)
         tag = str(self.bento_model.tag)
-        self.predictor = Predictor.from_directory(self.bento_model.path, tag, device=DEVICE)
+        self.predictor = Predictor.from_directory(self.bento_model.path, tag, device=DEVICE, precision=PRECISION)
         cfg = self.predictor.config
         request_guard.SERVICE_INFO.update(
             {
                 "model": tag,
                 "backbone": cfg.backbone,
                 "device": str(self.predictor.model.device),
+                "precision": PRECISION,
                 "dyads": cfg.dyads,
                 "default_dyads": cfg.default_dyads,
                 "stance_labels": cfg.stance_labels,

@@ -136,3 +136,19 @@ def test_training_report_includes_seed_article_line(tiny_model_dir):
     rep = evaluate(predictor, load_records(SEED_QUOTES))
     assert rep["n_quotes"] == 12
     assert set(rep["dyads"]) >= {"russia-israel", "russia-iran"}
+
+
+@pytest.mark.parametrize("precision", ["int8", "bf16"])
+def test_reduced_precision_modes_give_valid_close_scores(tiny_model_dir, precision):
+    fp32 = Predictor.from_directory(tiny_model_dir, "t", device="cpu").predict(QUOTES)
+    low = Predictor.from_directory(tiny_model_dir, "t", device="cpu", precision=precision).predict(QUOTES)
+    for a, b in zip(fp32, low):
+        for dyad in a.stance:
+            assert abs(sum(b.stance[dyad].scores.values()) - 1) < 1e-3
+            for k, v in a.stance[dyad].scores.items():
+                assert abs(b.stance[dyad].scores[k] - v) < 0.05
+
+
+def test_unknown_precision_is_refused(tiny_model_dir):
+    with pytest.raises(ValueError, match="precision must be one of"):
+        Predictor.from_directory(tiny_model_dir, "t", precision="fp8")
