@@ -55,7 +55,16 @@ def test_train_register_eval_and_serve_real_backbone(tmp_path):
     assert ev.returncode == 0, ev.stderr[-3000:]
     assert "russia-israel" in ev.stdout and "ECE" in ev.stdout
 
-    srv = Server(home)
+    # `bentoml build` packs service, code and this model; the Bento serves the same API.
+    build = subprocess.run([sys.executable, "-m", "bentoml", "build", "-o", "tag"], cwd=ROOT,
+                           env={**env, "STANCE_MODEL_TAG": tag}, capture_output=True, text=True, timeout=300)
+    assert build.returncode == 0, build.stderr[-3000:]
+    bento_tag = build.stdout.strip().splitlines()[-1].replace("__tag__:", "").strip()
+    assert bento_tag.startswith("stance_classifier:")
+    bento_yaml = next((home / "bentos" / "stance_classifier").glob("*/bento.yaml")).read_text()
+    assert tag in bento_yaml
+
+    srv = Server(home, target=bento_tag)
     try:
         srv.wait_ready()
         seed = json.loads(SEED_QUOTES.read_text(encoding="utf-8").splitlines()[2])

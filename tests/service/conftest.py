@@ -28,14 +28,15 @@ def register_tiny_model(home: Path, backbone: str, work: Path) -> str:
 
 
 class Server:
-    def __init__(self, home: Path, extra_env: dict | None = None, log: Path | None = None):
+    def __init__(self, home: Path, extra_env: dict | None = None, log: Path | None = None,
+                 target: str = "service.service:StanceService"):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "BENTOML_HOME": str(home), "HF_HUB_OFFLINE": "1", "BENTOML_DO_NOT_TRACK": "True",
                **(extra_env or {})}
         self.log = log or home / f"serve-{self.port}.log"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bentoml", "serve", "service.service:StanceService", "--port", str(self.port),
+            [sys.executable, "-m", "bentoml", "serve", target, "--port", str(self.port),
              "--host", "127.0.0.1"],
             cwd=ROOT, env=env, stdout=self.log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
         )
