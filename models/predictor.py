@@ -7,6 +7,7 @@ not pay for one long one; results come back in input order.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -18,6 +19,9 @@ from models.calibration import softmax
 from models.input_encoding import QuoteInput, encode_quotes
 from models.label_schema import canonical_dyad, dyad_key, split_dyad
 from models.network import StanceModel
+from models.onednn_linear import use_onednn_linears
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,7 @@ class Predictor:
         self,
         model: StanceModel,
         model_tag: str,
-        batch_size: int = 64,
+        batch_size: int = 32,
         max_batch_tokens: int = 8192,
     ) -> None:
         if batch_size < 1:
@@ -92,9 +96,19 @@ class Predictor:
 
     @classmethod
     def from_directory(
-        cls, directory: str | Path, model_tag: str, device: str = "auto", precision: str = "fp32", **kwargs: int
+        cls,
+        directory: str | Path,
+        model_tag: str,
+        device: str = "auto",
+        precision: str = "fp32",
+        onednn: bool = True,
+        **kwargs: int,
     ) -> "Predictor":
+        """Load for inference; fp32/bf16 on CPU run their Linear layers through oneDNN unless ``onednn=False``."""
         model = with_precision(StanceModel.from_pretrained(directory, device=pick_device(device)), precision)
+        if onednn and precision in ("fp32", "bf16") and model.device.type == "cpu":
+            swapped = use_onednn_linears(model)
+            log.info("oneDNN fp32 kernels for %d linear layers", swapped)
         return cls(model, model_tag, **kwargs)
 
     # ---------------------------------------------------------------- dyads

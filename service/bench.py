@@ -5,7 +5,9 @@ One run, one model, one thread setting.  Rows of the table:
 - ``pipeline/1``      transformers.pipeline called per quote (what a user writes first)
 - ``pipeline/32``     the same pipeline with batch_size=32
 - ``onnxruntime``     ONNX Runtime fp32 on the same encoder weights (exported with torch.onnx)
-- ``predictor``       our in-process predictor (length-sorted, dynamically padded batches)
+- ``predictor-no-onednn`` our predictor on torch's default fp32 kernels (MKL)
+- ``predictor``       our in-process predictor (length-sorted, dynamically padded batches,
+                      Linear layers and the feed-forward GELU through oneDNN)
 - ``predictor-int8``  the same with dynamic int8 quantisation of the Linear layers
 - ``predictor-bf16``  the same in bfloat16
 - ``cli``             ``stance score`` end to end on a JSONL file (process start and model load included)
@@ -60,15 +62,30 @@ def build_workload(n: int, seed: int = 0) -> list[QuoteInput]:
     return [QuoteInput(r.text, r.speaker, r.context) for r in (rng.choice(pool) for _ in range(n))]
 
 
-def matmul_gflops(threads: int, size: int = 2048, seconds: float = 3.0) -> float:
+def matmul_gflops(threads: int, size: int = 2048, seconds: float = 3.0) -> dict[str, float]:
+    """This machine's fp32 matmul rate, through torch's BLAS (``torch.mm``) and through oneDNN.
+
+    Both are measured because they differ: MKL runs AVX2 kernels on AMD CPUs
+    while oneDNN uses AVX-512.  The FLOP bound uses the faster of the two.
+    """
+    from models.onednn_linear import onednn_available
+
     torch.set_num_threads(threads)
     a, b = torch.randn(size, size), torch.randn(size, size)
-    torch.mm(a, b)
-    n, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        torch.mm(a, b)
-        n += 1
-    return 2 * size**3 * n / (time.perf_counter() - start) / 1e9
+
+    def rate(fn: Callable[[], Any]) -> float:
+        fn()
+        n, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            fn()
+            n += 1
+        return 2 * size**3 * n / (time.perf_counter() - start) / 1e9
+
+    with torch.inference_mode():
+        rates = {"torch_mm": rate(lambda: torch.mm(a, b))}
+        if onednn_available():
+            rates["onednn"] = rate(lambda: torch.ops.mkldnn._linear_pointwise(a, b, None, "none", [], ""))
+    return {k: round(v, 1) for k, v in rates.items()}
 
 
 def non_embedding_params(model: StanceModel) -> int:
@@ -163,8 +180,9 @@ def run_onnx(model_dir: Path, tokenizer, quotes: list[QuoteInput], max_length: i
     return len(quotes) / seconds
 
 
-def predictor_variant(model_dir: Path, tag: str, precision: str, batch_size: int) -> Predictor:
-    return Predictor.from_directory(model_dir, tag, device="cpu", precision=precision, batch_size=batch_size)
+def predictor_variant(model_dir: Path, tag: str, precision: str, batch_size: int, onednn: bool = True) -> Predictor:
+    return Predictor.from_directory(model_dir, tag, device="cpu", precision=precision, batch_size=batch_size,
+                                    onednn=onednn)
 
 
 def run_predictor(pred: Predictor, quotes: list[QuoteInput]) -> tuple[float, float]:
@@ -292,7 +310,7 @@ def bench_main(argv: list[str]) -> int:
     parser.add_argument("-n", type=int, default=20000, help="quotes in the workload")
     parser.add_argument("--per-quote-n", type=int, default=1000, help="quotes for the slow per-quote baseline")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--http-levels", default="1,8,32,64")
     parser.add_argument("--http-requests", type=int, default=600, help="requests per concurrency level")
     parser.add_argument("--skip", default="", help="comma-separated rows to skip (e.g. onnxruntime,http)")
@@ -315,7 +333,8 @@ def bench_main(argv: list[str]) -> int:
     print(f"workload: {len(quotes)} quotes, mean {mean_tokens:.1f} tokens (quote + speaker + context), "
           f"threads {args.threads}, model {tag}", flush=True)
 
-    gflops = matmul_gflops(args.threads)
+    matmul = matmul_gflops(args.threads)
+    gflops = max(matmul.values())
     flops_per_token = 2 * non_embedding_params(base.model)
 
     def record(name: str, qps: float | str, **extra: Any) -> None:
@@ -327,7 +346,14 @@ def bench_main(argv: list[str]) -> int:
                n=args.per_quote_n)
         record("pipeline/32", run_pipeline(model_dir, tokenizer, quotes, 32, max_length), n=len(quotes))
     if "onnxruntime" not in skip:
-        record("onnxruntime", run_onnx(model_dir, tokenizer, quotes, max_length, args.threads), n=len(quotes))
+        record("onnxruntime", run_onnx(model_dir, tokenizer, quotes, max_length, args.threads, args.batch_size),
+               n=len(quotes))
+    if "no-onednn" not in skip:
+        plain = predictor_variant(model_dir, tag, "fp32", args.batch_size, onednn=False)
+        qps_plain, tps_plain = run_predictor(plain, quotes)
+        record("predictor-no-onednn", qps_plain, tokens_per_s=round(tps_plain),
+               flop_bound_share=round(tps_plain * flops_per_token / (gflops * 1e9), 3), n=len(quotes))
+        del plain
     qps, tps = run_predictor(base, quotes)
     record("predictor", qps, tokens_per_s=round(tps), flop_bound_share=round(tps * flops_per_token / (gflops * 1e9), 3),
            macro_f1_test=test_split_f1(base))
@@ -355,8 +381,8 @@ def bench_main(argv: list[str]) -> int:
                 rows[f"http/{key}"] = value
     summary = {
         "model": tag,
-        "machine": {"cpu": platform.processor() or platform.machine(), "threads": args.threads,
-                    "fp32_matmul_gflops": round(gflops, 1)},
+        "machine": {"cpu": _cpu_name(), "threads": args.threads,
+                    "fp32_matmul_gflops": round(gflops, 1), "fp32_matmul_gflops_by_path": matmul},
         "workload": {"n": len(quotes), "mean_tokens": round(mean_tokens, 1)},
         "flops_per_token": flops_per_token,
         "rows": rows,
@@ -389,6 +415,16 @@ def bench_main(argv: list[str]) -> int:
     return 0
 
 
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def format_table(summary: dict[str, Any]) -> str:
     lines = [f"| path | quotes/s | notes |", "|---|---:|---|"]
     for name, row in summary["rows"].items():
@@ -396,7 +432,8 @@ def format_table(summary: dict[str, Any]) -> str:
         lines.append(f"| {name} | {row['quotes_per_s']} | {notes} |")
     lines.append("")
     m = summary["machine"]
-    lines.append(f"fp32 matmul: {m['fp32_matmul_gflops']} GFLOP/s on {m['threads']} threads; "
+    by_path = ", ".join(f"{k} {v}" for k, v in m.get("fp32_matmul_gflops_by_path", {}).items())
+    lines.append(f"{m['cpu']}: fp32 matmul {m['fp32_matmul_gflops']} GFLOP/s ({by_path}) on {m['threads']} threads; "
                  f"{summary['flops_per_token'] / 1e6:.1f} MFLOP/token")
     for k, v in summary.get("ratios", {}).items():
         lines.append(f"{k}: {v}")
