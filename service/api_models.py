@@ -10,6 +10,7 @@ import os
 from typing import Annotated, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from models.label_schema import SchemaError, split_dyad
 
@@ -84,13 +85,20 @@ class QuoteIn(BaseModel):
     @classmethod
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
-            raise ValueError("text is empty or only whitespace")
+            raise _blank("text")
         return value
 
     @field_validator("dyads")
     @classmethod
     def _valid_dyads(cls, value: Optional[list[str]]) -> Optional[list[str]]:
         return _check_dyads(value)
+
+
+def _blank(name: str) -> PydanticCustomError:
+    """Blank text is a too-short string: the error carries the minimum, like an empty one."""
+    return PydanticCustomError(
+        "string_too_short", f"{name} is empty or only whitespace (minimum: 1 non-blank character)", {"min_length": 1}
+    )
 
 
 class ClassifyRequest(BaseModel):
@@ -109,7 +117,7 @@ class AnalyzeRequest(BaseModel):
     @classmethod
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
-            raise ValueError("article is empty or only whitespace")
+            raise _blank("article")
         return value
 
     @field_validator("dyads")

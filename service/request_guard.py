@@ -102,6 +102,10 @@ def validation_error(exc: ValidationError) -> RequestError:
     message = f"{field or 'body'}: {first.get('msg', 'invalid value')}"
     if limit is not None:
         message += f" (limit: {limit} {LIMITS[name][1]})"
+    if kind in ("too_short", "string_too_short"):
+        limit = (first.get("ctx") or {}).get("min_length")
+        if limit is not None and "minimum" not in message:
+            message += f" (minimum: {limit})"
     if kind == "extra_forbidden":
         message = f"{field}: unknown field; allowed fields are listed in the OpenAPI schema at /docs.json"
     return RequestError(status, message, "validation", field or None, limit)

@@ -100,11 +100,12 @@ def test_openapi_lists_both_endpoints_with_examples(server):
 @pytest.mark.parametrize(
     "payload, status, field, limit",
     [
-        ({"quotes": [{"text": "   "}]}, 400, "quotes[0].text", None),
+        ({"quotes": [{"text": "   "}]}, 400, "quotes[0].text", 1),
+        ({"quotes": [{"text": ""}]}, 400, "quotes[0].text", 1),
         ({"quotes": [{"text": 5}]}, 400, "quotes[0].text", None),
         ({"quotes": [{"text": "x" * (MAX_QUOTE_CHARS + 1)}]}, 400, "quotes[0].text", MAX_QUOTE_CHARS),
         ({"quotes": [{"text": "ok ok"}] * (MAX_QUOTES_PER_REQUEST + 1)}, 413, "quotes", MAX_QUOTES_PER_REQUEST),
-        ({"quotes": []}, 400, "quotes", None),
+        ({"quotes": []}, 400, "quotes", 1),
         ({"quotes": [{"text": "fine", "colour": "red"}]}, 400, "quotes[0].colour", None),
         ({"quotes": [{"text": "fine", "dyads": ["russia"]}]}, 400, "quotes[0].dyads", None),
         ({"quotes": "not a list"}, 400, "quotes", None),
