@@ -38,6 +38,9 @@ def serve_main(argv: list[str]) -> int:
     parser.add_argument("--host", default="0.0.0.0")
     parser.add_argument("--data", default=str(DEFAULT_DATA), help="corpus for the default model, if one must be built")
     parser.add_argument("--no-build", action="store_true", help="fail instead of training when the store is empty")
+    parser.add_argument("--keep-alive", type=int, default=int(os.environ.get("STANCE_KEEP_ALIVE_S", "75")),
+                        help="seconds an idle keep-alive connection stays open; longer than clients' and "
+                             "proxies' idle timeouts (uvicorn's 5 s default races them)")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from models import model_store
@@ -49,5 +52,5 @@ def serve_main(argv: list[str]) -> int:
     os.environ[model_store.MODEL_TAG_ENV] = tag
     print(f"serving {tag} on http://{args.host}:{args.port}", flush=True)
     cmd = [sys.executable, "-m", "bentoml", "serve", "service.service:StanceService",
-           "--host", args.host, "--port", str(args.port)]
+           "--host", args.host, "--port", str(args.port), "--timeout-keep-alive", str(args.keep_alive)]
     return subprocess.call(cmd, cwd=str(ROOT))

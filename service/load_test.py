@@ -26,6 +26,10 @@ BODY = {"quotes": [{"text": "We do not change our position in this regard; strik
                     "speaker": "a Foreign Ministry spokesperson",
                     "context": "The ministry commented on overnight strikes near Damascus on Tuesday."}] * 8}
 ALLOWED = {200, 429}
+# The server (uvicorn under BentoML) closes a keep-alive connection after 5 s idle.  A client
+# must give up idle connections sooner, or it may send on one the server is closing at that
+# instant and get a bare transport error: the usual HTTP/1.1 rule, client idle timeout < server's.
+CLIENT_KEEPALIVE_S = 2.0
 
 
 def _loopback_only(url: str) -> None:
@@ -48,7 +52,8 @@ async def overload(url: str, rate: float, duration: float, max_requests: int) ->
     codes: Counter[int] = Counter()
     latencies: list[float] = []
 
-    async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=512)) as client:
+    limits = httpx.Limits(max_connections=512, keepalive_expiry=CLIENT_KEEPALIVE_S)
+    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
 
         async def one() -> None:
             t = time.perf_counter()

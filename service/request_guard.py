@@ -171,6 +171,7 @@ class RequestGuard:
             return
         path = scope.get("path", "")
         method = scope.get("method", "GET")
+        body = {"read": False}  # whether the request body has been consumed (see _reply_refusal)
         try:
             if path not in OPEN_PATHS and not self._authorised(scope):
                 raise RequestError(401, f"missing or wrong API key: send it as 'Authorization: Bearer <key>' "
@@ -188,18 +189,46 @@ class RequestGuard:
                                        "overloaded", "concurrency", self.max_in_flight)
                 self.in_flight += 1
                 try:
-                    receive = await self._checked_body(scope, receive, path)
+                    receive = await self._checked_body(scope, receive, path, body)
                     await self.app(scope, receive, self._normalising_send(send))
                 finally:
                     self.in_flight -= 1
                 return
         except RequestError as exc:
-            headers = [(b"retry-after", b"1")] if exc.status == 429 else None
-            await self._reply(send, exc.status, exc.body, headers)
+            await self._reply_refusal(scope, receive, send, exc, body["read"])
             return
         await self.app(scope, receive, self._normalising_send(send))
 
-    async def _checked_body(self, scope: Scope, receive: Receive, path: str) -> Receive:
+    async def _reply_refusal(self, scope: Scope, receive: Receive, send: Send, exc: RequestError,
+                             body_read: bool) -> None:
+        """Answer a refused request so the client can safely reuse its connection.
+
+        A refusal sent before the request body was read would leave the body
+        unread on a keep-alive connection; the server then closes it, and a
+        client that already reused it gets a bare transport error instead of
+        our 4xx.  So read off (and discard) a body of allowed size first, and
+        otherwise tell the client the connection closes.
+        """
+        headers = [(b"retry-after", b"1")] if exc.status == 429 else []
+        reusable = body_read or (exc.status != 413 and await self._drain(receive))
+        if not reusable:
+            headers.append((b"connection", b"close"))
+        await self._reply(send, exc.status, exc.body, headers)
+
+    @staticmethod
+    async def _drain(receive: Receive) -> bool:
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return False
+            size += len(message.get("body", b""))
+            if size > MAX_BODY_BYTES:
+                return False
+            if not message.get("more_body", False):
+                return True
+
+    async def _checked_body(self, scope: Scope, receive: Receive, path: str, body: dict[str, bool]) -> Receive:
         headers = {k.decode().lower(): v.decode(errors="replace") for k, v in scope.get("headers", [])}
         ctype = headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype != "application/json":
@@ -223,6 +252,7 @@ class RequestGuard:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
+        body["read"] = True
         raw = b"".join(chunks)
         check_body(path, raw)
         sent = False

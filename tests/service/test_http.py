@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 
 import httpx
 import pytest
@@ -132,4 +133,24 @@ def test_malformed_bodies_and_wrong_content_type(server):
     big = b'{"quotes": [{"text": "' + b"a" * (5 * 1024 * 1024) + b'"}]}'
     assert_error(httpx.post(url, content=big, headers={"content-type": "application/json"}, timeout=60), 413, "body")
     assert_error(httpx.get(url), 405)
+    assert post(server, "/classify", {"quotes": [{"text": "Still serving."}]}).status_code == 200
+
+
+def test_refusals_keep_the_connection_reusable(server):
+    """A 4xx sent before the body is read must not leave a keep-alive client with a dead connection."""
+    url = f"{server.url}/classify"
+    body = json.dumps({"quotes": [{"text": "We remain partners. " * 50}]}).encode()
+    with httpx.Client(timeout=30) as client:
+        for _ in range(40):
+            wrong = client.post(url, content=body, headers={"content-type": "text/plain"})
+            assert wrong.status_code == 415 and wrong.headers.get("connection") != "close"
+            ok = client.post(url, content=body, headers={"content-type": "application/json"})
+            assert ok.status_code == 200, ok.text
+    # a body declared over the limit is not read: the reply says the connection closes
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(b"POST /classify HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+                     b"content-length: 1000000000\r\n\r\n{")
+        head = sock.recv(65536).decode(errors="replace").lower()
+    assert head.startswith("http/1.1 413") and "connection: close" in head, head
     assert post(server, "/classify", {"quotes": [{"text": "Still serving."}]}).status_code == 200
