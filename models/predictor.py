@@ -84,6 +84,8 @@ class Predictor:
         model_tag: str,
         batch_size: int = 32,
         max_batch_tokens: int = 8192,
+        min_batch: int = 8,
+        max_padding: float = 0.1,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -91,6 +93,8 @@ class Predictor:
         self.model_tag = model_tag
         self.batch_size = batch_size
         self.max_batch_tokens = max_batch_tokens
+        self.min_batch = min_batch
+        self.max_padding = max_padding
         self.config = model.config
         self._trained = {dyad_key(d): d for d in self.config.dyads}
 
@@ -129,17 +133,30 @@ class Predictor:
 
     # -------------------------------------------------------------- running
     def _batches(self, lengths: Sequence[int]) -> list[list[int]]:
+        """Length-sorted batches that waste little on padding.
+
+        A batch closes when it is full, would pass ``max_batch_tokens``, or (once
+        it holds ``min_batch`` rows) when the next, longer row would make more
+        than ``max_padding`` of its tokens padding.  A long sorted file is cut by
+        size alone; a server batch of 32 random quotes is cut into a few tight
+        buckets instead of being padded to its longest quote.
+        """
         order = sorted(range(len(lengths)), key=lambda i: lengths[i])
         batches: list[list[int]] = []
         current: list[int] = []
+        real = 0
         for i in order:
-            longest = max(lengths[i], lengths[current[-1]] if current else 0)
+            n = len(current) + 1
+            padded = lengths[i] * n  # sorted ascending: the new row is the longest
             if current and (
-                len(current) >= self.batch_size or longest * (len(current) + 1) > self.max_batch_tokens
+                n > self.batch_size
+                or padded > self.max_batch_tokens
+                or (n > self.min_batch and padded - (real + lengths[i]) > self.max_padding * padded)
             ):
                 batches.append(current)
-                current = []
+                current, real = [], 0
             current.append(i)
+            real += lengths[i]
         if current:
             batches.append(current)
         return batches
