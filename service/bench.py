@@ -62,11 +62,12 @@ def build_workload(n: int, seed: int = 0) -> list[QuoteInput]:
     return [QuoteInput(r.text, r.speaker, r.context) for r in (rng.choice(pool) for _ in range(n))]
 
 
-def matmul_gflops(threads: int, size: int = 2048, seconds: float = 3.0) -> dict[str, float]:
+def matmul_gflops(threads: int, size: int = 2048, seconds: float = 1.0, windows: int = 3) -> dict[str, float]:
     """This machine's fp32 matmul rate, through torch's BLAS (``torch.mm``) and through oneDNN.
 
     Both are measured because they differ: MKL runs AVX2 kernels on AMD CPUs
-    while oneDNN uses AVX-512.  The FLOP bound uses the faster of the two.
+    while oneDNN uses AVX-512.  Best of several short windows, since a shared
+    VM has slow moments; the FLOP bound uses the faster path.
     """
     from models.onednn_linear import onednn_available
 
@@ -75,11 +76,14 @@ def matmul_gflops(threads: int, size: int = 2048, seconds: float = 3.0) -> dict[
 
     def rate(fn: Callable[[], Any]) -> float:
         fn()
-        n, start = 0, time.perf_counter()
-        while time.perf_counter() - start < seconds:
-            fn()
-            n += 1
-        return 2 * size**3 * n / (time.perf_counter() - start) / 1e9
+        best = 0.0
+        for _ in range(windows):
+            n, start = 0, time.perf_counter()
+            while time.perf_counter() - start < seconds:
+                fn()
+                n += 1
+            best = max(best, 2 * size**3 * n / (time.perf_counter() - start) / 1e9)
+        return best
 
     with torch.inference_mode():
         rates = {"torch_mm": rate(lambda: torch.mm(a, b))}
@@ -379,6 +383,12 @@ def bench_main(argv: list[str]) -> int:
         for key, value in http.items():
             if key.startswith("c"):
                 rows[f"http/{key}"] = value
+    # measured again at the end: the bound is the machine's best, not a slow moment's
+    matmul = {k: max(v, matmul.get(k, 0.0)) for k, v in matmul_gflops(args.threads).items()}
+    gflops = max(matmul.values())
+    for row in rows.values():
+        if "tokens_per_s" in row and "flop_bound_share" in row:
+            row["flop_bound_share"] = round(row["tokens_per_s"] * flops_per_token / (gflops * 1e9), 3)
     summary = {
         "model": tag,
         "machine": {"cpu": _cpu_name(), "threads": args.threads,
