@@ -97,7 +97,7 @@ class QuoteIn(BaseModel):
 def _blank(name: str) -> PydanticCustomError:
     """Blank text is a too-short string: the error carries the minimum, like an empty one."""
     return PydanticCustomError(
-        "string_too_short", f"{name} is empty or only whitespace (minimum: 1 non-blank character)", {"min_length": 1}
+        "string_too_short", f"{name} is empty or only whitespace", {"min_length": 1}
     )
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from models.input_encoding import QuoteInput
-from models.predictor import Predictor, QuotePrediction
+from models.predictor import DEFAULT_BATCH_SIZE, Predictor, QuotePrediction
 
 FORMATS = (".jsonl", ".csv", ".parquet")
 MANIFEST = "manifest.json"
@@ -327,7 +327,7 @@ def score_main(argv: list[str]) -> int:
     parser.add_argument("--on-error", default="stop", choices=["stop", "skip"],
                         help="malformed row: stop the job (default) or skip it into OUTPUT.rejects.jsonl")
     parser.add_argument("--chunk-size", type=int, default=1024, help="rows per checkpointed chunk")
-    parser.add_argument("--batch-size", type=int, default=32, help="quotes per forward pass (32 measured fastest on CPU)")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="quotes per forward pass")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--precision", default="fp32", choices=["fp32", "int8", "bf16"],
                         help="int8: dynamic quantisation (CPU); bf16: bfloat16 weights")

@@ -41,9 +41,10 @@ import torch
 
 from models.input_encoding import QuoteInput, encode_quotes, second_segment
 from models.network import StanceModel
-from models.predictor import Predictor
+from models.predictor import DEFAULT_BATCH_SIZE, Predictor
 
 ROOT = Path(__file__).resolve().parents[1]
+FP32_ROWS = {"predictor", "predictor-no-onednn"}  # rows measured against the fp32 FLOP bound
 
 
 # --------------------------------------------------------------- workload
@@ -69,7 +70,7 @@ def matmul_gflops(threads: int, size: int = 2048, seconds: float = 1.0, windows:
     while oneDNN uses AVX-512.  Best of several short windows, since a shared
     VM has slow moments; the FLOP bound uses the faster path.
     """
-    from models.onednn_linear import onednn_available
+    from models.onednn_linear import OneDNNLinear, onednn_available
 
     torch.set_num_threads(threads)
     a, b = torch.randn(size, size), torch.randn(size, size)
@@ -88,7 +89,8 @@ def matmul_gflops(threads: int, size: int = 2048, seconds: float = 1.0, windows:
     with torch.inference_mode():
         rates = {"torch_mm": rate(lambda: torch.mm(a, b))}
         if onednn_available():
-            rates["onednn"] = rate(lambda: torch.ops.mkldnn._linear_pointwise(a, b, None, "none", [], ""))
+            onednn = OneDNNLinear(torch.nn.Linear(size, size, bias=False))
+            rates["onednn"] = rate(lambda: onednn(a))
     return {k: round(v, 1) for k, v in rates.items()}
 
 
@@ -314,7 +316,7 @@ def bench_main(argv: list[str]) -> int:
     parser.add_argument("-n", type=int, default=20000, help="quotes in the workload")
     parser.add_argument("--per-quote-n", type=int, default=1000, help="quotes for the slow per-quote baseline")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
     parser.add_argument("--http-levels", default="1,8,32,64")
     parser.add_argument("--http-requests", type=int, default=600, help="requests per concurrency level")
     parser.add_argument("--skip", default="", help="comma-separated rows to skip (e.g. onnxruntime,http)")
@@ -338,7 +340,6 @@ def bench_main(argv: list[str]) -> int:
           f"threads {args.threads}, model {tag}", flush=True)
 
     matmul = matmul_gflops(args.threads)
-    gflops = max(matmul.values())
     flops_per_token = 2 * non_embedding_params(base.model)
 
     def record(name: str, qps: float | str, **extra: Any) -> None:
@@ -355,12 +356,10 @@ def bench_main(argv: list[str]) -> int:
     if "no-onednn" not in skip:
         plain = predictor_variant(model_dir, tag, "fp32", args.batch_size, onednn=False)
         qps_plain, tps_plain = run_predictor(plain, quotes)
-        record("predictor-no-onednn", qps_plain, tokens_per_s=round(tps_plain),
-               flop_bound_share=round(tps_plain * flops_per_token / (gflops * 1e9), 3), n=len(quotes))
+        record("predictor-no-onednn", qps_plain, tokens_per_s=round(tps_plain), n=len(quotes))
         del plain
     qps, tps = run_predictor(base, quotes)
-    record("predictor", qps, tokens_per_s=round(tps), flop_bound_share=round(tps * flops_per_token / (gflops * 1e9), 3),
-           macro_f1_test=test_split_f1(base))
+    record("predictor", qps, tokens_per_s=round(tps), macro_f1_test=test_split_f1(base))
     for precision in ("int8", "bf16"):
         if precision in skip:
             continue
@@ -386,9 +385,8 @@ def bench_main(argv: list[str]) -> int:
     # measured again at the end: the bound is the machine's best, not a slow moment's
     matmul = {k: max(v, matmul.get(k, 0.0)) for k, v in matmul_gflops(args.threads).items()}
     gflops = max(matmul.values())
-    for row in rows.values():
-        if "tokens_per_s" in row and "flop_bound_share" in row:
-            row["flop_bound_share"] = round(row["tokens_per_s"] * flops_per_token / (gflops * 1e9), 3)
+    for name in FP32_ROWS & rows.keys():
+        rows[name]["flop_bound_share"] = round(rows[name]["tokens_per_s"] * flops_per_token / (gflops * 1e9), 3)
     summary = {
         "model": tag,
         "machine": {"cpu": _cpu_name(), "threads": args.threads,

@@ -104,11 +104,30 @@ def validation_error(exc: ValidationError) -> RequestError:
         message += f" (limit: {limit} {LIMITS[name][1]})"
     if kind in ("too_short", "string_too_short"):
         limit = (first.get("ctx") or {}).get("min_length")
-        if limit is not None and "minimum" not in message:
+        if limit is not None:
             message += f" (minimum: {limit})"
     if kind == "extra_forbidden":
         message = f"{field}: unknown field; allowed fields are listed in the OpenAPI schema at /docs.json"
     return RequestError(status, message, "validation", field or None, limit)
+
+
+async def _read_body(receive: Receive, keep: bool = True) -> bytes:
+    """The whole request body (or, ``keep=False``, read off and dropped), within MAX_BODY_BYTES."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise RequestError(400, "client disconnected before sending the body", "validation", "body")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise RequestError(413, f"body is over the limit of {MAX_BODY_BYTES} bytes",
+                               "payload_too_large", "body", MAX_BODY_BYTES)
+        if keep:
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 def check_body(path: str, raw: bytes) -> None:
@@ -217,16 +236,11 @@ class RequestGuard:
 
     @staticmethod
     async def _drain(receive: Receive) -> bool:
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return False
-            size += len(message.get("body", b""))
-            if size > MAX_BODY_BYTES:
-                return False
-            if not message.get("more_body", False):
-                return True
+        try:
+            await _read_body(receive, keep=False)
+        except RequestError:
+            return False
+        return True
 
     async def _checked_body(self, scope: Scope, receive: Receive, path: str, body: dict[str, bool]) -> Receive:
         headers = {k.decode().lower(): v.decode(errors="replace") for k, v in scope.get("headers", [])}
@@ -238,22 +252,8 @@ class RequestGuard:
         if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
             raise RequestError(413, f"body of {declared} bytes is over the limit of {MAX_BODY_BYTES} bytes",
                                "payload_too_large", "body", MAX_BODY_BYTES)
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise RequestError(400, "client disconnected before sending the body", "validation", "body")
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                raise RequestError(413, f"body is over the limit of {MAX_BODY_BYTES} bytes",
-                                   "payload_too_large", "body", MAX_BODY_BYTES)
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
+        raw = await _read_body(receive)
         body["read"] = True
-        raw = b"".join(chunks)
         check_body(path, raw)
         sent = False
 
