@@ -226,10 +226,12 @@ class RequestGuard:
         unread on a keep-alive connection; the server then closes it, and a
         client that already reused it gets a bare transport error instead of
         our 4xx.  So read off (and discard) a body of allowed size first, and
-        otherwise tell the client the connection closes.
+        otherwise tell the client the connection closes.  Overload refusals (429)
+        never read the body: shedding load must stay cheap, and a refused request
+        that lingers reading its body would trip BentoML's own concurrency limit.
         """
         headers = [(b"retry-after", b"1")] if exc.status == 429 else []
-        reusable = body_read or (exc.status != 413 and await self._drain(receive))
+        reusable = body_read or (exc.status not in (413, 429) and await self._drain(receive))
         if not reusable:
             headers.append((b"connection", b"close"))
         await self._reply(send, exc.status, exc.body, headers)
