@@ -201,6 +201,13 @@ class StanceModel(nn.Module):
         if token_type_ids is not None:
             kwargs["token_type_ids"] = token_type_ids
         hidden = self.encoder(**kwargs).last_hidden_state  # (B, T, H)
+        out = self.heads(hidden, attention_mask, dyads)
+        if stance_labels is not None or sentiment_labels is not None:
+            out.update(self.losses(out["stance_logits"], out["sentiment_logits"], stance_labels, sentiment_labels))
+        return out
+
+    def heads(self, hidden: torch.Tensor, attention_mask: torch.Tensor, dyads: Sequence[str]) -> dict[str, torch.Tensor]:
+        """Stance and sentiment logits from the encoder's token states (the predictor may encode by other means)."""
         mean = masked_mean(hidden, attention_mask)  # (B, H)
         sentiment_logits = self.sentiment_head(self.dropout(mean))
 
@@ -213,12 +220,7 @@ class StanceModel(nn.Module):
         q = query.unsqueeze(0).expand(b, d, -1)
         feats = torch.cat([mean.unsqueeze(1).expand(b, d, -1), pooled, q, pooled * q], dim=-1)
         stance_logits = self.stance_mlp(self.dropout(feats))  # (B, D, S)
-
-        out = {"stance_logits": stance_logits, "sentiment_logits": sentiment_logits}
-        if stance_labels is not None or sentiment_labels is not None:
-            losses = self.losses(stance_logits, sentiment_logits, stance_labels, sentiment_labels)
-            out.update(losses)
-        return out
+        return {"stance_logits": stance_logits, "sentiment_logits": sentiment_logits}
 
     @staticmethod
     def losses(

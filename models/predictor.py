@@ -20,6 +20,7 @@ from models.input_encoding import QuoteInput, encode_quotes
 from models.label_schema import canonical_dyad, dyad_key, split_dyad
 from models.network import StanceModel
 from models.onednn_linear import use_onednn_linears
+from models.packed_encoder import PackedBertEncoder, packable
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,7 @@ class Predictor:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.model = model.eval()
+        self.packed_encoder: PackedBertEncoder | None = None
         self.model_tag = model_tag
         self.batch_size = batch_size
         self.max_batch_tokens = max_batch_tokens
@@ -107,13 +109,26 @@ class Predictor:
         device: str = "auto",
         precision: str = "fp32",
         onednn: bool = True,
+        packed_encoder: bool = True,
         **kwargs: float,
     ) -> "Predictor":
-        """Load for inference; fp32/bf16 on CPU run their Linear layers through oneDNN unless ``onednn=False``."""
+        """Load for inference, with the fast paths this model and machine allow.
+
+        ``packed``: a plain BERT encoder runs on packed tokens (no padding in its
+        matrix products; see :mod:`models.packed_encoder`).  ``onednn``: fp32/bf16
+        Linear layers on CPU go through oneDNN.  Both off gives the stock
+        transformers forward, which the bench measures as a baseline.
+        """
         model = with_precision(StanceModel.from_pretrained(directory, device=pick_device(device)), precision)
+        packed = None
+        if packed_encoder and precision != "int8" and packable(model.encoder):
+            packed = PackedBertEncoder(model.encoder).eval()
         if onednn:  # swaps only CPU fp32/bf16 nn.Linear layers; int8 and GPU models are left as they are
-            log.info("oneDNN kernels for %d linear layers", use_onednn_linears(model))
-        return cls(model, model_tag, **kwargs)
+            swapped = use_onednn_linears(model) + (use_onednn_linears(packed) if packed is not None else 0)
+            log.info("oneDNN kernels for %d linear layers", swapped)
+        predictor = cls(model, model_tag, **kwargs)
+        predictor.packed_encoder = packed
+        return predictor
 
     # ---------------------------------------------------------------- dyads
     def resolve_dyads(self, dyads: Iterable[str] | None) -> list[str]:
@@ -142,6 +157,8 @@ class Predictor:
         buckets instead of being padded to its longest quote.
         """
         order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+        # A packed encoder pays for padding only in attention, which it buckets itself.
+        max_padding = 1.0 if self.packed_encoder is not None else self.max_padding
         batches: list[list[int]] = []
         current: list[int] = []
         real = 0
@@ -151,7 +168,7 @@ class Predictor:
             if current and (
                 n > self.batch_size
                 or padded > self.max_batch_tokens
-                or (n > self.min_batch and padded - (real + lengths[i]) > self.max_padding * padded)
+                or (n > self.min_batch and padded - (real + lengths[i]) > max_padding * padded)
             ):
                 batches.append(current)
                 current, real = [], 0
@@ -185,12 +202,13 @@ class Predictor:
                 mask[row, : lengths[i]] = 1
                 if "token_type_ids" in enc:
                     types[row, : lengths[i]] = torch.tensor(enc["token_type_ids"][i])
-            out = self.model(
-                input_ids=ids.to(device),
-                attention_mask=mask.to(device),
-                token_type_ids=types.to(device) if "token_type_ids" in enc else None,
-                dyads=dyads if dyads else self.config.dyads[:1],
-            )
+            ids, mask = ids.to(device), mask.to(device)
+            types = types.to(device) if "token_type_ids" in enc else None
+            wanted = dyads if dyads else self.config.dyads[:1]
+            if self.packed_encoder is not None:
+                out = self.model.heads(self.packed_encoder(ids, mask, types), mask, wanted)
+            else:
+                out = self.model(input_ids=ids, attention_mask=mask, token_type_ids=types, dyads=wanted)
             if dyads:
                 stance[batch] = out["stance_logits"].float().cpu().numpy()
             sentiment[batch] = out["sentiment_logits"].float().cpu().numpy()

@@ -5,13 +5,17 @@ One run, one model, one thread setting.  Rows of the table:
 - ``pipeline/1``      transformers.pipeline called per quote (what a user writes first)
 - ``pipeline/32``     the same pipeline with batch_size=32
 - ``onnxruntime``     ONNX Runtime fp32 on the same encoder weights (exported with torch.onnx)
-- ``predictor-no-onednn`` our predictor on torch's default fp32 kernels (MKL)
+- ``predictor-stock`` our predictor on the stock transformers forward and torch's default
+                      fp32 kernels (MKL): what it was before the fast paths
 - ``predictor``       our in-process predictor (length-sorted, dynamically padded batches,
-                      Linear layers and the feed-forward GELU through oneDNN)
+                      packed encoder, Linear layers and the feed-forward GELU through oneDNN)
+- ``predictor-long``  the same on the longest fifth of the workload: the FLOP-bound row
+- ``predictor-random32`` the same fed random batches of 32, as the service's batcher forms them
 - ``predictor-int8``  the same with dynamic int8 quantisation of the Linear layers
 - ``predictor-bf16``  the same in bfloat16
 - ``cli``             ``stance score`` end to end on a JSONL file (process start and model load included)
-- ``http/cN``         the service over HTTP, N concurrent single-quote clients (p50/p95/p99 latency)
+- ``http/cN``         the service over HTTP, N concurrent single-quote clients (p50/p95/p99 latency),
+                      driven by :mod:`service.http_load` (its own CPU share is reported)
 
 Baselines see exactly the encoder input our model sees (quote + "speaker: context"
 as a text pair), so every row does the same encoder work; the baselines' heads are
@@ -44,7 +48,7 @@ from models.network import StanceModel
 from models.predictor import DEFAULT_BATCH_SIZE, Predictor
 
 ROOT = Path(__file__).resolve().parents[1]
-FP32_ROWS = {"predictor", "predictor-no-onednn"}  # rows measured against the fp32 FLOP bound
+FP32_ROWS = {"predictor", "predictor-stock", "predictor-long"}  # rows measured against the fp32 FLOP bound
 
 
 # --------------------------------------------------------------- workload
@@ -186,9 +190,9 @@ def run_onnx(model_dir: Path, tokenizer, quotes: list[QuoteInput], max_length: i
     return len(quotes) / seconds
 
 
-def predictor_variant(model_dir: Path, tag: str, precision: str, batch_size: int, onednn: bool = True) -> Predictor:
+def predictor_variant(model_dir: Path, tag: str, precision: str, batch_size: int, fast: bool = True) -> Predictor:
     return Predictor.from_directory(model_dir, tag, device="cpu", precision=precision, batch_size=batch_size,
-                                    onednn=onednn)
+                                    onednn=fast, packed_encoder=fast)
 
 
 def run_predictor(pred: Predictor, quotes: list[QuoteInput]) -> tuple[float, float]:
@@ -197,6 +201,13 @@ def run_predictor(pred: Predictor, quotes: list[QuoteInput]) -> tuple[float, flo
     enc = encode_quotes(pred.model.tokenizer, quotes, pred.config.max_length)
     tokens = sum(len(x) for x in enc["input_ids"])
     return len(quotes) / seconds, tokens / seconds
+
+
+def random_batches_qps(pred: Predictor, quotes: list[QuoteInput], size: int) -> float:
+    """Quotes/s when the predictor gets unsorted batches of ``size``, as a server's batcher hands it."""
+    pred.predict(quotes[:size])
+    seconds, _ = timed(lambda: [pred.predict(quotes[k : k + size]) for k in range(0, len(quotes), size)])
+    return len(quotes) / seconds
 
 
 def test_split_f1(pred: Predictor) -> float | None:
@@ -254,36 +265,16 @@ def run_http(tag: str, quotes: list[QuoteInput], levels: list[int], requests_per
                     break
             except httpx.HTTPError:
                 time.sleep(0.5)
-        bodies = [{"quotes": [{"text": q.text, "speaker": q.speaker, "context": q.context}]} for q in quotes]
-        with httpx.Client(timeout=120) as client:
-            client.post(f"{url}/classify", json=bodies[0])
-            single = [timed(lambda b=b: client.post(f"{url}/classify", json=b))[0] for b in bodies[:50]]
-        results["single_quote_p50_ms"] = round(statistics.median(single) * 1000, 2)
+        from service.http_load import encode_posts, run_closed_loop
+
+        posts = encode_posts(url, "/classify", [
+            {"quotes": [{"text": q.text, "speaker": q.speaker, "context": q.context}]} for q in quotes
+        ])
+        run_closed_loop(url, posts[:8], 1, 8)  # warm-up
+        single = run_closed_loop(url, posts[:SINGLE_QUOTES], 1, SINGLE_QUOTES)
+        results["single_quote_p50_ms"] = single.percentile_ms(0.5)
         for level in levels:
-            latencies: list[float] = []
-            codes: dict[int, int] = {}
-            lock = threading.Lock()
-            counter = iter(range(requests_per_level))
-
-            def worker():
-                with httpx.Client(timeout=120) as c:
-                    for k in counter:
-                        t, r = timed(lambda k=k: c.post(f"{url}/classify", json=bodies[k % len(bodies)]))
-                        with lock:
-                            latencies.append(t)
-                            codes[r.status_code] = codes.get(r.status_code, 0) + 1
-
-            threads = [threading.Thread(target=worker) for _ in range(level)]
-            start = time.perf_counter()
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            seconds = time.perf_counter() - start
-            latencies.sort()
-            q = lambda p: round(latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000, 1)  # noqa: E731
-            results[f"c{level}"] = {"quotes_per_s": round(len(latencies) / seconds, 1), "p50_ms": q(0.5),
-                                    "p95_ms": q(0.95), "p99_ms": q(0.99), "codes": codes}
+            results[f"c{level}"] = run_closed_loop(url, posts, level, requests_per_level).summary()
     finally:
         stop.set()
         import signal
@@ -302,9 +293,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def bare_forward_ms(pred: Predictor, quote: QuoteInput, repeats: int = 50) -> float:
-    pred.predict([quote])
-    times = [timed(lambda: pred.predict([quote]))[0] for _ in range(repeats)]
+SINGLE_QUOTES = 50  # the single-quote latency and the bare forward pass it is compared with use the same quotes
+
+
+def bare_forward_ms(pred: Predictor, quotes: list[QuoteInput]) -> float:
+    """Median in-process time of one quote's prediction, over the quotes the HTTP single-quote run sends."""
+    pred.predict(quotes[:1])
+    times = [timed(lambda q=q: pred.predict([q]))[0] for q in quotes]
     return statistics.median(times) * 1000
 
 
@@ -353,13 +348,19 @@ def bench_main(argv: list[str]) -> int:
     if "onnxruntime" not in skip:
         record("onnxruntime", run_onnx(model_dir, tokenizer, quotes, max_length, args.threads, args.batch_size),
                n=len(quotes))
-    if "no-onednn" not in skip:
-        plain = predictor_variant(model_dir, tag, "fp32", args.batch_size, onednn=False)
+    if "stock" not in skip:
+        plain = predictor_variant(model_dir, tag, "fp32", args.batch_size, fast=False)
         qps_plain, tps_plain = run_predictor(plain, quotes)
-        record("predictor-no-onednn", qps_plain, tokens_per_s=round(tps_plain), n=len(quotes))
+        record("predictor-stock", qps_plain, tokens_per_s=round(tps_plain), n=len(quotes))
         del plain
     qps, tps = run_predictor(base, quotes)
     record("predictor", qps, tokens_per_s=round(tps), macro_f1_test=test_split_f1(base))
+    by_length = sorted(range(len(quotes)), key=lambda i: len(enc["input_ids"][i]))
+    longest = [quotes[i] for i in by_length[-max(1, len(quotes) // 5):]]
+    qps_long, tps_long = run_predictor(base, longest)
+    record("predictor-long", qps_long, tokens_per_s=round(tps_long), n=len(longest),
+           mean_tokens=round(float(np.mean([len(enc["input_ids"][i]) for i in by_length[-len(longest):]])), 1))
+    record("predictor-random32", random_batches_qps(base, quotes[: args.per_quote_n], 32), n=args.per_quote_n)
     for precision in ("int8", "bf16"):
         if precision in skip:
             continue
@@ -378,7 +379,7 @@ def bench_main(argv: list[str]) -> int:
     http: dict[str, Any] = {}
     if "http" not in skip:
         http = run_http(tag, quotes, [int(x) for x in args.http_levels.split(",")], args.http_requests, env)
-        http["bare_forward_ms"] = round(bare_forward_ms(base, quotes[0]), 2)
+        http["bare_forward_ms"] = round(bare_forward_ms(base, quotes[:SINGLE_QUOTES]), 2)
         for key, value in http.items():
             if key.startswith("c"):
                 rows[f"http/{key}"] = value

@@ -27,7 +27,7 @@ def test_bench_writes_rows_ratios_and_flop_bound(tiny_store, tmp_path):
     summary = json.loads(out.read_text())
     assert summary["model"] == tag and summary["workload"]["n"] == 48
     rows = summary["rows"]
-    assert {"pipeline/1", "pipeline/32", "predictor", "predictor-no-onednn"} <= set(rows)
+    assert {"pipeline/1", "pipeline/32", "predictor", "predictor-stock", "predictor-long", "predictor-random32"} <= set(rows)
     assert all(row["quotes_per_s"] > 0 for row in rows.values() if isinstance(row["quotes_per_s"], float))
     assert 0 < rows["predictor"]["flop_bound_share"]
     assert summary["machine"]["fp32_matmul_gflops"] == max(summary["machine"]["fp32_matmul_gflops_by_path"].values())

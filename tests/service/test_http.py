@@ -154,3 +154,28 @@ def test_refusals_keep_the_connection_reusable(server):
         head = sock.recv(65536).decode(errors="replace").lower()
     assert head.startswith("http/1.1 413") and "connection: close" in head, head
     assert post(server, "/classify", {"quotes": [{"text": "Still serving."}]}).status_code == 200
+
+
+def test_concurrent_requests_merged_by_the_batcher_keep_their_own_dyads(server):
+    """Requests asking for different dyads share a forward pass; each still gets only what it asked for."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    asks = [["russia-iran"], ["china-iran"], None, ["russia-israel", "israel-turkey"]] * 4
+    bodies = [{"quotes": [{"text": SEED[i % len(SEED)]["text"], **({"dyads": d} if d else {})}]} for i, d in enumerate(asks)]
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        answers = list(pool.map(lambda b: post(server, "/classify", b), bodies))
+    for ask, resp in zip(asks, answers):
+        assert resp.status_code == 200, resp.text
+        assert set(resp.json()[0]["stance"]) == set(ask or ["russia-israel", "russia-iran", "russia-turkey"])
+
+
+def test_bench_load_generator_counts_every_answer(server):
+    from service.http_load import encode_posts, run_closed_loop
+
+    posts = encode_posts(server.url, "/classify", [{"quotes": [{"text": q["text"]}]} for q in SEED[:5]]
+                         + [{"quotes": []}])  # the last one is refused: codes are counted as they come
+    result = run_closed_loop(server.url, posts, concurrency=3, total=18)
+    assert result.codes == {200: 15, 400: 3}
+    assert len(result.latencies_s) == 18 and result.seconds > 0
+    summary = result.summary()
+    assert summary["quotes_per_s"] > 0 and summary["p50_ms"] <= summary["p99_ms"]
