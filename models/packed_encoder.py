@@ -136,10 +136,27 @@ class _PackedLayer(nn.Module):
         for b in layout.buckets:
             rows = qkv if b.gather is None else qkv.index_select(0, b.gather)
             q, k, v = rows.view(b.rows, b.width, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=b.mask)  # q, k, v: (rows, heads, width, dim)
+            out = self._attend(q, k, v, b.mask)  # q, k, v: (rows, heads, width, dim)
             out = out.transpose(1, 2).reshape(b.rows * b.width, self.hidden)
             parts.append(out if b.real is None else out.index_select(0, b.real))
         return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+    def _attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """Scaled dot-product attention; in bf16 as two oneDNN batched products, in fp32 torch's fused kernel.
+
+        Measured on the 2-core EPYC at 32 rows x 70 tokens x 12 heads: the
+        fused kernel takes 4.1 ms in bf16 and 3.9 ms in fp32; two bf16
+        products with a softmax between take 2.6 ms (fp32 products would go
+        to MKL's AVX2 kernels: 11 ms).  On the whole bf16 model this path
+        scores 332 quotes/s against 291 with the fused kernel.  The softmax
+        runs in fp32, which is both faster here and closer to the fp32 model.
+        """
+        if q.dtype != torch.bfloat16:
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        scores = torch.matmul(q, k.transpose(-1, -2)).mul_(self.head_dim**-0.5)
+        if mask is not None:
+            scores += torch.zeros(mask.shape, dtype=scores.dtype, device=scores.device).masked_fill_(~mask, float("-inf"))
+        return torch.matmul(scores.softmax(-1, dtype=torch.float32).to(v.dtype), v)
 
     def forward(self, x: torch.Tensor, layout: PackedLayout) -> torch.Tensor:
         n = self.attn_norm

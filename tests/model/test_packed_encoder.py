@@ -77,3 +77,17 @@ def test_predictor_with_packed_encoder_predicts_what_the_stock_forward_does(tiny
     a, b = stock.logits(quotes, dyads), fast.logits(quotes, dyads)
     assert abs(a.stance - b.stance).max() < 1e-4
     assert abs(a.sentiment - b.sentiment).max() < 1e-4
+
+
+def test_bf16_attention_path_stays_close_to_fp32(bert):
+    import copy
+
+    inputs = batch([5, 40, 12, 33, 7, 40, 21, 2], 40)
+    half = copy.deepcopy(bert).to(torch.bfloat16)
+    with torch.inference_mode():
+        want = bert(**inputs).last_hidden_state
+        got = PackedBertEncoder(half)(**inputs)
+    mask = inputs["attention_mask"].bool()
+    assert got.dtype == torch.bfloat16
+    assert (got[mask].float() - want[mask]).abs().max() < 0.1
+    assert torch.nn.functional.cosine_similarity(got[mask].float(), want[mask], dim=-1).min() > 0.999

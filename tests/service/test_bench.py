@@ -20,7 +20,7 @@ def test_bench_writes_rows_ratios_and_flop_bound(tiny_store, tmp_path):
     env = {**os.environ, "BENTOML_HOME": str(home), "HF_HUB_OFFLINE": "1"}
     run = subprocess.run(
         [sys.executable, "-m", "service.cli", "bench", "--model", tag, "-n", "48", "--per-quote-n", "8",
-         "--skip", "onnxruntime,cli,http", "--json", str(out)],
+         "--rounds", "1", "--skip", "onnxruntime,cli,http", "--json", str(out)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
     )
     assert run.returncode == 0, run.stderr[-3000:]
