@@ -91,3 +91,13 @@ def test_bf16_attention_path_stays_close_to_fp32(bert):
     assert got.dtype == torch.bfloat16
     assert (got[mask].float() - want[mask]).abs().max() < 0.1
     assert torch.nn.functional.cosine_similarity(got[mask].float(), want[mask], dim=-1).min() > 0.999
+
+
+def test_token_rows_round_to_a_small_fixed_set_of_sizes():
+    """Every new matrix shape costs oneDNN a kernel and the heap a new size: keep them few."""
+    from models.packed_encoder import padded_rows
+
+    sizes = {padded_rows(n) for n in range(1, 10241)}
+    assert len(sizes) <= 120
+    for n in range(1, 10241):
+        assert n <= padded_rows(n) <= n + max(7, n // 8)
