@@ -114,7 +114,7 @@ class Predictor:
     ) -> "Predictor":
         """Load for inference, with the fast paths this model and machine allow.
 
-        ``packed``: a plain BERT encoder runs on packed tokens (no padding in its
+        ``packed_encoder``: a plain BERT encoder runs on packed tokens (no padding in its
         matrix products; see :mod:`models.packed_encoder`).  ``onednn``: fp32/bf16
         Linear layers on CPU go through oneDNN.  Both off gives the stock
         transformers forward, which the bench measures as a baseline.

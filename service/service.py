@@ -19,6 +19,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import bentoml  # noqa: E402
 
 from models.input_encoding import QuoteInput  # noqa: E402
+from models.label_schema import SchemaError  # noqa: E402
 from models.model_store import configured_tag  # noqa: E402
 from models.predictor import Predictor, QuotePrediction  # noqa: E402
 from models.quote_extraction import extract_quotes  # noqa: E402
@@ -103,6 +104,12 @@ class StanceService:
         return self.predictor.predict([q for q, _ in items], per_quote_dyads=[d for _, d in items])
 
     async def _predict(self, items: list[tuple[QuoteInput, list[str] | None]]) -> list[QuotePrediction]:
+        # Resolved here, per request, so one request's bad dyad cannot fail the batch it would share.
+        for dyads in {tuple(d) for _, d in items if d}:
+            try:
+                self.predictor.resolve_dyads(dyads)
+            except SchemaError as exc:
+                raise bentoml.exceptions.InvalidArgument(str(exc)) from None
         try:
             return await self.batcher.submit(items)
         except QueueTimeout as exc:
