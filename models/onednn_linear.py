@@ -107,9 +107,11 @@ def use_onednn_linears(module: nn.Module) -> int:
     if not onednn_available() or not dtypes or not all(_kernel_agrees(d) for d in dtypes):
         return 0
     swapped = _fuse_feed_forward_gelu(module)
+    replacement: dict[int, OneDNNLinear] = {}  # a layer shared by two parents gets one replacement
     for parent in list(module.modules()):
         for name, child in list(parent.named_children()):
             if type(child) is nn.Linear and _swappable(child):
-                setattr(parent, name, OneDNNLinear(child))
-                swapped += 1
-    return swapped
+                if id(child) not in replacement:
+                    replacement[id(child)] = OneDNNLinear(child)
+                setattr(parent, name, replacement[id(child)])
+    return swapped + len(replacement)

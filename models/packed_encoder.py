@@ -25,6 +25,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from models.length_buckets import length_buckets
+
 
 log = logging.getLogger(__name__)
 
@@ -93,19 +95,7 @@ def plan_layout(lengths: list[int], width: int, max_padding: float = 0.1, min_ro
         if any(n != width for n in lengths):
             mask = (torch.arange(width)[None, :] < torch.tensor(lengths)[:, None]).view(len(lengths), 1, 1, width)
         return PackedLayout(None, [_Bucket(None, None, mask, len(lengths), width)])
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    groups: list[list[int]] = []
-    current: list[int] = []
-    real = 0
-    for i in order:
-        padded = lengths[i] * (len(current) + 1)
-        if len(current) >= min_rows and padded - (real + lengths[i]) > max_padding * padded:
-            groups.append(current)
-            current, real = [], 0
-        current.append(i)
-        real += lengths[i]
-    if current:
-        groups.append(current)
+    groups = length_buckets(lengths, max_padding, min_rows)
 
     flat: list[int] = []
     buckets: list[_Bucket] = []

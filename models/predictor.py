@@ -18,6 +18,7 @@ import torch
 from models.calibration import softmax
 from models.input_encoding import QuoteInput, encode_quotes
 from models.label_schema import canonical_dyad, dyad_key, split_dyad
+from models.length_buckets import length_buckets
 from models.network import StanceModel
 from models.onednn_linear import use_onednn_linears
 from models.packed_encoder import PackedBertEncoder, packable
@@ -88,11 +89,12 @@ class Predictor:
         max_batch_tokens: int = 8192,
         min_batch: int = 8,
         max_padding: float = 0.1,
+        packed_encoder: PackedBertEncoder | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.model = model.eval()
-        self.packed_encoder: PackedBertEncoder | None = None
+        self.packed_encoder = packed_encoder  # inference-only stand-in for model.encoder (same weights)
         self.model_tag = model_tag
         self.batch_size = batch_size
         self.max_batch_tokens = max_batch_tokens
@@ -124,11 +126,10 @@ class Predictor:
         if packed_encoder and precision != "int8" and packable(model.encoder):
             packed = PackedBertEncoder(model.encoder).eval()
         if onednn:  # swaps only CPU fp32/bf16 nn.Linear layers; int8 and GPU models are left as they are
-            swapped = use_onednn_linears(model) + (use_onednn_linears(packed) if packed is not None else 0)
-            log.info("oneDNN kernels for %d linear layers", swapped)
-        predictor = cls(model, model_tag, **kwargs)
-        predictor.packed_encoder = packed
-        return predictor
+            # One pass over both: the packed encoder shares the model's layers, and stays sharing them.
+            both = torch.nn.ModuleList([m for m in (model, packed) if m is not None])
+            log.info("oneDNN kernels for %d linear layers", use_onednn_linears(both))
+        return cls(model, model_tag, packed_encoder=packed, **kwargs)
 
     # ---------------------------------------------------------------- dyads
     def resolve_dyads(self, dyads: Iterable[str] | None) -> list[str]:
@@ -156,27 +157,9 @@ class Predictor:
         size alone; a server batch of 32 random quotes is cut into a few tight
         buckets instead of being padded to its longest quote.
         """
-        order = sorted(range(len(lengths)), key=lambda i: lengths[i])
         # A packed encoder pays for padding only in attention, which it buckets itself.
         max_padding = 1.0 if self.packed_encoder is not None else self.max_padding
-        batches: list[list[int]] = []
-        current: list[int] = []
-        real = 0
-        for i in order:
-            n = len(current) + 1
-            padded = lengths[i] * n  # sorted ascending: the new row is the longest
-            if current and (
-                n > self.batch_size
-                or padded > self.max_batch_tokens
-                or (n > self.min_batch and padded - (real + lengths[i]) > max_padding * padded)
-            ):
-                batches.append(current)
-                current, real = [], 0
-            current.append(i)
-            real += lengths[i]
-        if current:
-            batches.append(current)
-        return batches
+        return length_buckets(lengths, max_padding, self.min_batch, self.batch_size, self.max_batch_tokens)
 
     @torch.inference_mode()
     def logits(self, quotes: Sequence[QuoteInput], dyads: Sequence[str]) -> RawLogits:

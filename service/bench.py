@@ -394,14 +394,13 @@ def bench_main(argv: list[str]) -> int:
                 best[name] = max(best.get(name, 0.0), run())
         print(f"  round {round_no + 1}/{args.rounds}: " + ", ".join(f"{k} {v:.1f}" for k, v in best.items()), flush=True)
     onnx_dir.cleanup()
-    mean_tokens_of = {"predictor-long": notes["predictor-long"]["mean_tokens"]}
     for name, run in runners.items():
         if isinstance(run, str):
             record(name, run)
             continue
         extra = {**notes.get(name, {"n": len(quotes)})}
         if name.startswith("predictor") and name != "predictor-random32":
-            extra["tokens_per_s"] = round(best[name] * mean_tokens_of.get(name, mean_tokens))
+            extra["tokens_per_s"] = round(best[name] * extra.get("mean_tokens", mean_tokens))
         if name in variants and name != "predictor-stock":
             extra["macro_f1_test"] = test_split_f1(variants[name])
         record(name, best[name], **extra)

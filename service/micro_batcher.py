@@ -41,7 +41,7 @@ class _Job(Generic[In, Out]):
 
 @dataclass
 class BatchStats:
-    """Counters the bench and /info read to see how batches formed."""
+    """How batches formed (batches run, items, largest, requests shed); read by tests and when debugging."""
 
     batches: int = 0
     items: int = 0

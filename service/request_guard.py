@@ -67,6 +67,7 @@ class RequestError(Exception):
         super().__init__(message)
         self.status = status
         self.body = error_body(message, error_type, field, limit)
+        self.body_read = False  # set when the refusal came after the whole body was read (see _reply_refusal)
 
 
 def _depth(value: Any, limit: int) -> int:
@@ -173,11 +174,11 @@ class RequestGuard:
         )
         await send({"type": "http.response.body", "body": payload})
 
-    def _authorised(self, scope: Scope) -> bool:
+    @staticmethod
+    def _authorised(headers: dict[str, str]) -> bool:
         key = os.environ.get(API_KEY_ENV, "")
         if not key:
             return True
-        headers = {k.decode().lower(): v.decode(errors="replace") for k, v in scope.get("headers", [])}
         given = headers.get("x-api-key", "")
         auth = headers.get("authorization", "")
         if auth.lower().startswith("bearer "):
@@ -190,9 +191,9 @@ class RequestGuard:
             return
         path = scope.get("path", "")
         method = scope.get("method", "GET")
-        body = {"read": False}  # whether the request body has been consumed (see _reply_refusal)
+        headers = {k.decode().lower(): v.decode(errors="replace") for k, v in scope.get("headers", [])}
         try:
-            if path not in OPEN_PATHS and not self._authorised(scope):
+            if path not in OPEN_PATHS and not self._authorised(headers):
                 raise RequestError(401, f"missing or wrong API key: send it as 'Authorization: Bearer <key>' "
                                         f"or 'X-API-Key' (set by {API_KEY_ENV})", "unauthorized", "authorization")
             if path == "/info" and method == "GET":
@@ -208,18 +209,17 @@ class RequestGuard:
                                        "overloaded", "concurrency", self.max_in_flight)
                 self.in_flight += 1
                 try:
-                    receive = await self._checked_body(scope, receive, path, body)
+                    receive = await self._checked_body(headers, receive, path)
                     await self.app(scope, receive, self._normalising_send(send))
                 finally:
                     self.in_flight -= 1
                 return
         except RequestError as exc:
-            await self._reply_refusal(scope, receive, send, exc, body["read"])
+            await self._reply_refusal(receive, send, exc)
             return
         await self.app(scope, receive, self._normalising_send(send))
 
-    async def _reply_refusal(self, scope: Scope, receive: Receive, send: Send, exc: RequestError,
-                             body_read: bool) -> None:
+    async def _reply_refusal(self, receive: Receive, send: Send, exc: RequestError) -> None:
         """Answer a refused request so the client can safely reuse its connection.
 
         A refusal sent before the request body was read would leave the body
@@ -231,7 +231,7 @@ class RequestGuard:
         that lingers reading its body would trip BentoML's own concurrency limit.
         """
         headers = [(b"retry-after", b"1")] if exc.status == 429 else []
-        reusable = body_read or (exc.status not in (413, 429) and await self._drain(receive))
+        reusable = exc.body_read or (exc.status not in (413, 429) and await self._drain(receive))
         if not reusable:
             headers.append((b"connection", b"close"))
         await self._reply(send, exc.status, exc.body, headers)
@@ -244,8 +244,7 @@ class RequestGuard:
             return False
         return True
 
-    async def _checked_body(self, scope: Scope, receive: Receive, path: str, body: dict[str, bool]) -> Receive:
-        headers = {k.decode().lower(): v.decode(errors="replace") for k, v in scope.get("headers", [])}
+    async def _checked_body(self, headers: dict[str, str], receive: Receive, path: str) -> Receive:
         ctype = headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype != "application/json":
             raise RequestError(415, f"content-type must be application/json, got {ctype or 'none'!r}",
@@ -255,8 +254,11 @@ class RequestGuard:
             raise RequestError(413, f"body of {declared} bytes is over the limit of {MAX_BODY_BYTES} bytes",
                                "payload_too_large", "body", MAX_BODY_BYTES)
         raw = await _read_body(receive)
-        body["read"] = True
-        check_body(path, raw)
+        try:
+            check_body(path, raw)
+        except RequestError as exc:
+            exc.body_read = True
+            raise
         sent = False
 
         async def replay() -> dict[str, Any]:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import os
 import socket
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Tests never touch the user's model store: anything that does not set its own gets a throwaway one.
+os.environ["BENTOML_HOME"] = tempfile.mkdtemp(prefix="stance-tests-bentoml-")
 ROOT = Path(__file__).resolve().parents[1]
 SEED_ARTICLE = ROOT / "seeds" / "000_0240a2ff4cb2fece.txt"
 SEED_QUOTES = ROOT / "seeds" / "quotes.jsonl"
