@@ -1,9 +1,15 @@
 """How a quote with its speaker and context becomes encoder input.
 
 The guidelines label a quote *as read in its context*, so the context goes in
-too: the quote is the first segment and ``speaker: context`` the second.  When
-the pair is too long the second segment is cut first, so the quote's own words
-survive.
+too: the quote is the first segment and ``speaker (Actor): context`` the
+second.  The actor a speaker speaks for ("Dmitry Peskov (Russia)") is given
+when it is known (the extractor infers it, a caller may send it): a bare
+surname is the hardest thing for the model to place.  When the pair is too
+long the second segment is cut first, so the quote's own words survive.
+
+Every row also gets a ``quote_mask`` (1 on the quote's own tokens): the
+sentiment head reads the quote's words only, as the guidelines define
+sentiment, so it cannot just copy the stance the context implies.
 """
 
 from __future__ import annotations
@@ -11,39 +17,59 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-DEFAULT_MAX_LENGTH = 160
+import torch
+
+from models.label_schema import actor_display
+
+DEFAULT_MAX_LENGTH = 192
 
 
 @dataclass(frozen=True)
 class QuoteInput:
-    """A quote to classify: the words, and optionally who said them and where."""
+    """A quote to classify: the words, and optionally who said them, for whom, and where."""
 
     text: str
     speaker: str = ""
     context: str = ""
+    speaker_actor: str = ""
 
 
-def second_segment(speaker: str, context: str) -> str:
+def speaker_phrase(speaker: str, speaker_actor: str = "") -> str:
     speaker = (speaker or "").strip()
+    actor = actor_display(speaker_actor) if speaker_actor else ""
+    if speaker and actor:
+        return f"{speaker} ({actor})"
+    return speaker or (f"({actor})" if actor else "")
+
+
+def second_segment(speaker: str, context: str, speaker_actor: str = "") -> str:
+    who = speaker_phrase(speaker, speaker_actor)
     context = (context or "").strip()
-    if speaker and context:
-        return f"{speaker}: {context}"
-    return speaker or context
+    if who and context:
+        return f"{who}: {context}"
+    return who or context
 
 
 def encode_quotes(
     tokenizer: Any, quotes: Sequence[QuoteInput], max_length: int = DEFAULT_MAX_LENGTH
 ) -> dict[str, list[list[int]]]:
-    """Tokenize without padding; the collator pads each batch to its own longest row."""
+    """Token ids without padding (each batch pads to its own longest row), plus ``quote_mask``."""
     firsts = [q.text.strip() for q in quotes]
-    seconds = [second_segment(q.speaker, q.context) for q in quotes]
-    if not any(seconds):
-        return tokenizer(firsts, truncation=True, max_length=max_length)
-    # Rows with no second segment would be given an empty pair; tokenizers treat
-    # "" as a segment, which only costs one [SEP], so encode all rows together.
-    return tokenizer(
-        firsts,
-        seconds,
-        truncation="longest_first",
-        max_length=max_length,
-    )
+    seconds = [second_segment(q.speaker, q.context, q.speaker_actor) for q in quotes]
+    # Rows with no second segment get an empty pair: tokenizers treat "" as a
+    # segment, which costs one separator, so all rows are encoded together.
+    enc = tokenizer(firsts, seconds, truncation="longest_first", max_length=max_length)
+    out: dict[str, list[list[int]]] = {k: enc[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc}
+    out["quote_mask"] = [[1 if s == 0 else 0 for s in enc.sequence_ids(i)] for i in range(len(firsts))]
+    return out
+
+
+def pad_batch(enc: dict[str, list[list[int]]], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-pad each row to the batch's longest."""
+    width = max(len(ids) for ids in enc["input_ids"])
+    fills = {"input_ids": pad_id, "attention_mask": 0, "token_type_ids": 0, "quote_mask": 0}
+    return {
+        key: torch.tensor([list(row) + [fill] * (width - len(row)) for row in enc[key]], dtype=torch.long)
+        for key, fill in fills.items()
+        if key in enc
+    }

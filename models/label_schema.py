@@ -7,6 +7,8 @@ definitions themselves live in ``annotation-guidelines.md``.
 
 from __future__ import annotations
 
+from models.errors import StanceError
+
 import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -47,17 +49,76 @@ ACTOR_DESCRIPTIONS: dict[str, str] = {
     "uk": "the United Kingdom, Britain, London, British",
     "france": "France, Paris, French",
     "germany": "Germany, Berlin, German",
+    "nato": "NATO, the North Atlantic alliance",
+    "jordan": "Jordan, Amman, Jordanian",
+    "lebanon": "Lebanon, Beirut, Lebanese",
+    "iraq": "Iraq, Baghdad, Iraqi",
+    # Described so that users naming them get a sensible query; never labelled in the corpus.
+    "pakistan": "Pakistan, Islamabad, Pakistani",
+    "brazil": "Brazil, Brasilia, Brazilian",
+    "argentina": "Argentina, Buenos Aires, Argentine",
+    "japan": "Japan, Tokyo, Japanese",
+    "korea": "South Korea, Seoul, Korean",
+    # Actors used only as absent pairs in training (negative sampling), so that a dyad whose
+    # actors the text never mentions learns to answer `none`.
+    "canada": "Canada, Ottawa, Canadian",
+    "mexico": "Mexico, Mexico City, Mexican",
+    "australia": "Australia, Canberra, Australian",
+    "nigeria": "Nigeria, Abuja, Nigerian",
+    "indonesia": "Indonesia, Jakarta, Indonesian",
+    "spain": "Spain, Madrid, Spanish",
+    "italy": "Italy, Rome, Italian",
+    "poland": "Poland, Warsaw, Polish",
+    "venezuela": "Venezuela, Caracas, Venezuelan",
+    "cuba": "Cuba, Havana, Cuban",
+    "kazakhstan": "Kazakhstan, Astana, Kazakh",
+    "belarus": "Belarus, Minsk, Belarusian",
+    "georgia": "Georgia, Tbilisi, Georgian",
+    "vietnam": "Vietnam, Hanoi, Vietnamese",
+    "thailand": "Thailand, Bangkok, Thai",
+    "south_africa": "South Africa, Pretoria, South African",
+    "ethiopia": "Ethiopia, Addis Ababa, Ethiopian",
+    "kenya": "Kenya, Nairobi, Kenyan",
+    "chile": "Chile, Santiago, Chilean",
+    "colombia": "Colombia, Bogota, Colombian",
+    "norway": "Norway, Oslo, Norwegian",
+    "greece": "Greece, Athens, Greek",
+    "serbia": "Serbia, Belgrade, Serbian",
+    "sweden": "Sweden, Stockholm, Swedish",
+    "morocco": "Morocco, Rabat, Moroccan",
 }
+
+# Never labelled and never sampled in training: dyads of these actors measure how the model
+# answers a dyad it has truly never seen (the README's "unseen dyads" figures).
+HELD_OUT_ACTORS: frozenset[str] = frozenset({"pakistan", "brazil", "argentina", "japan", "korea"})
+PROJECT_ACTORS: frozenset[str] = frozenset({"russia", "israel", "iran"})
 
 _ACTOR_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
-class SchemaError(ValueError):
+class SchemaError(StanceError, ValueError):
     """A value that does not fit the label schema; the message names it."""
 
 
 def actor_description(actor: str) -> str:
     return ACTOR_DESCRIPTIONS.get(actor, actor.replace("_", " "))
+
+
+def actor_display(actor: str) -> str:
+    """The actor's name as a reader writes it: 'russia' -> 'Russia', 'us' -> 'the United States'."""
+    return actor_description(actor).split(",")[0].strip()
+
+
+def actor_terms(actor: str) -> tuple[str, ...]:
+    """Lower-case words that name an actor in text (its description's names and demonyms)."""
+    return tuple(t.strip().lower().removeprefix("the ") for t in actor_description(actor).split(",") if t.strip())
+
+
+def check_actor(name: str) -> str:
+    """A lower-case actor name ('russia', 'saudi_arabia'); rejects anything else with the value."""
+    if not isinstance(name, str) or not _ACTOR_RE.match(name):
+        raise SchemaError(f"actor {name!r} is not a lower-case name (letters, digits, '_'; e.g. 'russia')")
+    return name
 
 
 def split_dyad(name: str) -> tuple[str, str]:
@@ -115,6 +176,7 @@ class QuoteRecord:
     speaker: str = ""
     context: str = ""
     source: str = ""
+    speaker_actor: str = ""  # the actor the speaker speaks for ("russia"), when known
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -127,6 +189,8 @@ class QuoteRecord:
             "sentiment": self.sentiment,
             "source": self.source,
         }
+        if self.speaker_actor:
+            out["speaker_actor"] = self.speaker_actor
         out.update(self.extra)
         return out
 

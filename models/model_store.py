@@ -1,21 +1,80 @@
-"""Finding a model version in the BentoML model store (read side only)."""
+"""Finding a model version in the BentoML model store (read side only).
+
+Every ``stance train`` registers a version; one of them is *promoted*: the
+one the service and ``stance score`` use by default.  The promotion pointer
+is a small JSON file in the store's home (``<BENTOML_HOME>/stance/promoted.json``,
+with the history ``stance rollback`` walks back), written only by
+:mod:`training.model_admin`.  Which tag is used: ``STANCE_MODEL_TAG`` if set,
+else the promoted version, else the newest.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
+
+from models.errors import StanceError
 
 MODEL_NAME = "stance-classifier"
 MODEL_TAG_ENV = "STANCE_MODEL_TAG"
 
 
-class ModelNotFound(LookupError):
+class ModelNotFound(StanceError, LookupError):
     """The requested tag is not in the store; the message names the tag and the store."""
 
 
+def store_home() -> Path:
+    from bentoml._internal.configuration.containers import BentoMLContainer
+
+    return Path(BentoMLContainer.bentoml_home.get())
+
+
+def promotion_file() -> Path:
+    return store_home() / "stance" / "promoted.json"
+
+
+def promotion_state() -> dict[str, Any]:
+    """``{"promoted": tag or None, "history": [older promoted tags, newest last]}``."""
+    path = promotion_file()
+    if not path.is_file():
+        return {"promoted": None, "history": []}
+    try:
+        state = json.loads(path.read_text())
+    except ValueError as exc:
+        raise ModelNotFound(f"{path} is not valid JSON ({exc}); fix it or run 'stance promote TAG'") from None
+    return {"promoted": state.get("promoted"), "history": list(state.get("history", []))}
+
+
+def exists(tag: str) -> bool:
+    import bentoml
+    from bentoml.exceptions import NotFound
+
+    try:
+        bentoml.models.get(tag)
+    except NotFound:
+        return False
+    return True
+
+
+def promoted_tag() -> str | None:
+    tag = promotion_state()["promoted"]
+    return tag if tag and exists(tag) else None
+
+
 def configured_tag() -> str:
-    """The tag from ``STANCE_MODEL_TAG``, else the newest ``stance-classifier``."""
-    return os.environ.get(MODEL_TAG_ENV, "").strip() or f"{MODEL_NAME}:latest"
+    """``STANCE_MODEL_TAG``, else the promoted version, else the newest ``stance-classifier``."""
+    from models.settings import settings
+
+    explicit = os.environ.get(MODEL_TAG_ENV, "").strip() or settings().model_tag
+    if explicit:
+        return explicit
+    try:
+        promoted = promoted_tag()
+    except ModelNotFound:
+        promoted = None
+    return promoted or f"{MODEL_NAME}:latest"
 
 
 def resolve(tag: str | None = None) -> tuple[str, Path]:
@@ -30,9 +89,8 @@ def resolve(tag: str | None = None) -> tuple[str, Path]:
         ref = bentoml.models.get(wanted)
     except NotFound as exc:
         raise ModelNotFound(
-            f"model {wanted!r} is not in the BentoML model store at "
-            f"{os.environ.get('BENTOML_HOME', '~/bentoml')}; list versions with "
-            "'bentoml models list' or build one with 'stance train'"
+            f"model {wanted!r} is not in the BentoML model store at {store_home()}; list versions with "
+            "'stance models' or build one with 'stance train'"
         ) from exc
     return str(ref.tag), Path(ref.path)
 

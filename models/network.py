@@ -14,6 +14,8 @@ module's config), the encoder's ``config.json`` and tokenizer files, and
 
 from __future__ import annotations
 
+from models.errors import StanceError
+
 import json
 import math
 from dataclasses import asdict, dataclass, field
@@ -34,10 +36,10 @@ from models.label_schema import (
 
 CONFIG_NAME = "stance_config.json"
 WEIGHTS_NAME = "model.safetensors"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
-class ModelLoadError(RuntimeError):
+class ModelLoadError(StanceError, RuntimeError):
     """A model directory that cannot be loaded; the message says which file and why."""
 
 
@@ -51,8 +53,9 @@ class StanceModelConfig:
     sentiment_labels: list[str] = field(default_factory=lambda: list(SENTIMENT_LABELS))
     dyad_train_counts: dict[str, int] = field(default_factory=dict)
     backbone: str = ""
-    max_length: int = 160
+    max_length: int = 192
     dropout: float = 0.1
+    attention_heads: int = 4
     stance_temperature: float = 1.0
     sentiment_temperature: float = 1.0
     format_version: int = FORMAT_VERSION
@@ -103,11 +106,99 @@ def verify_model_dir(directory: str | Path) -> StanceModelConfig:
     return config
 
 
-def _dense_parameters(linear: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
-    """Weight and bias of a Linear as plain tensors, also for a dynamically quantised one (int8)."""
-    weight = linear.weight() if callable(linear.weight) else linear.weight
-    bias = linear.bias() if callable(linear.bias) else linear.bias
-    return (weight.dequantize() if weight.is_quantized else weight), bias
+def _encoder_inputs(encoder: nn.Module) -> set[str]:
+    """Argument names the encoder's forward takes (MPNet has no token_type_ids)."""
+    import inspect
+
+    return set(inspect.signature(encoder.forward).parameters)
+
+
+class DyadHead(nn.Module):
+    """Stance logits for any dyad from the encoder's token states.
+
+    Each actor is a query (its description embedded by the encoder, then
+    projected); each actor attention-pools the quote's tokens with a few heads,
+    so the head sees what the text says *about* each actor.  A dyad combines
+    its two actors' pooled vectors symmetrically (sum, product, distance), so
+    ``a-b`` and ``b-a`` get the same answer and an unseen pair of known or
+    described actors still gets one.  Token states are layer-normalised and
+    the scores carry a learned scale: a larger encoder's smaller, flatter token
+    states (mpnet) would otherwise give near-uniform attention, and both actors
+    of a dyad would pool the same vector.
+
+    The key projection is folded into the queries (``scores = H·(W_k^T q) +
+    b_k·q``): the same numbers as projecting every token, at the cost of
+    projecting a handful of actor queries instead.
+    """
+
+    def __init__(self, hidden: int, n_labels: int, heads: int, dropout: float) -> None:
+        super().__init__()
+        if hidden % heads:
+            raise ValueError(f"hidden size {hidden} is not divisible by {heads} attention heads")
+        self.heads = heads
+        self.head_dim = hidden // heads
+        self.norm = nn.LayerNorm(hidden)
+        self.actor_proj = nn.Sequential(nn.Linear(hidden, hidden), nn.LayerNorm(hidden))
+        self.query = nn.Linear(hidden, hidden)
+        self.key = nn.Linear(hidden, hidden)
+        self.log_scale = nn.Parameter(torch.tensor(math.log(4.0)))
+        self.dropout = nn.Dropout(dropout)
+        self.mlp = nn.Sequential(
+            nn.Linear(5 * hidden, hidden),
+            nn.GELU(),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, n_labels),
+        )
+
+    def pooled_per_actor(
+        self, hidden: torch.Tensor, mask: torch.Tensor, actors: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Per actor, the token states it attends to: (B, A, H); plus (B, H) mean and (A, H) actor queries."""
+        normed = self.norm(hidden)  # (B, T, H)
+        b, t, h = normed.shape
+        a = self.actor_proj(actors)  # (A, H)
+        q = self.query(a).view(-1, self.heads, self.head_dim)  # (A, n, d)
+        wk = self.key.weight.view(self.heads, self.head_dim, h)  # (n, d, H)
+        folded = torch.einsum("and,ndh->anh", q, wk)  # (A, n, H)
+        bias = torch.einsum("and,nd->an", q, self.key.bias.view(self.heads, self.head_dim))
+        scores = torch.einsum("bth,anh->bant", normed, folded) + bias[None, :, :, None]
+        scores = scores * (self.log_scale.exp() / math.sqrt(self.head_dim))
+        scores = scores.masked_fill(mask[:, None, None, :] == 0, torch.finfo(scores.dtype).min)
+        weights = scores.softmax(-1)  # (B, A, n, T)
+        values = normed.view(b, t, self.heads, self.head_dim)
+        pooled = torch.einsum("bant,btnd->band", weights, values).reshape(b, -1, h)
+        return pooled, masked_mean(normed, mask), a
+
+    def forward(
+        self, hidden: torch.Tensor, mask: torch.Tensor, actor_vectors: torch.Tensor, pairs: Sequence[tuple[int, int]]
+    ) -> torch.Tensor:
+        pooled, mean, queries = self.pooled_per_actor(hidden, mask, actor_vectors)
+        i = [p for p, _ in pairs]
+        j = [q for _, q in pairs]
+        first, second = pooled[:, i], pooled[:, j]  # (B, D, H)
+        b, d, _ = first.shape
+        dyad = (queries[i] + queries[j]).unsqueeze(0).expand(b, d, -1)
+        feats = torch.cat(
+            [mean.unsqueeze(1).expand(b, d, -1), first + second, first * second, (first - second).abs(), dyad], dim=-1
+        )
+        return self.mlp(self.dropout(feats))  # (B, D, S)
+
+
+class SentimentHead(nn.Module):
+    """Sentiment from the quote's own tokens (``quote_mask``), as the guidelines define it."""
+
+    def __init__(self, hidden: int, n_labels: int, dropout: float) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(hidden)
+        self.mlp = nn.Sequential(
+            nn.Dropout(dropout), nn.Linear(2 * hidden, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, n_labels)
+        )
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor, quote_mask: torch.Tensor | None) -> torch.Tensor:
+        normed = self.norm(hidden)
+        whole = masked_mean(normed, mask)
+        own = whole if quote_mask is None else masked_mean(normed, quote_mask * mask)
+        return self.mlp(torch.cat([own, whole], dim=-1))
 
 
 class StanceModel(nn.Module):
@@ -120,21 +211,8 @@ class StanceModel(nn.Module):
         self.config = config
         hidden = encoder.config.hidden_size
         self.hidden_size = hidden
-        self.dropout = nn.Dropout(config.dropout)
-        self.actor_proj = nn.Linear(hidden, hidden)
-        self.token_key = nn.Linear(hidden, hidden)
-        self.stance_mlp = nn.Sequential(
-            nn.Linear(4 * hidden, hidden),
-            nn.GELU(),
-            nn.Dropout(config.dropout),
-            nn.Linear(hidden, len(config.stance_labels)),
-        )
-        self.sentiment_head = nn.Sequential(
-            nn.Linear(hidden, hidden),
-            nn.GELU(),
-            nn.Dropout(config.dropout),
-            nn.Linear(hidden, len(config.sentiment_labels)),
-        )
+        self.stance_head = DyadHead(hidden, len(config.stance_labels), config.attention_heads, config.dropout)
+        self.sentiment_head = SentimentHead(hidden, len(config.sentiment_labels), config.dropout)
         self._actor_cache: dict[str, torch.Tensor] = {}
 
     # ----------------------------------------------------------------- build
@@ -142,19 +220,19 @@ class StanceModel(nn.Module):
     def from_backbone(
         cls, backbone: str, dyads: Sequence[str], default_dyads: Sequence[str], **config_kwargs: Any
     ) -> "StanceModel":
-        """A fresh model on a pretrained local encoder directory (never a hub download)."""
+        """A fresh model on a pretrained local encoder (``minilm``, ``mpnet`` or a directory; never a hub)."""
         from transformers import AutoModel, AutoTokenizer
 
-        path = Path(backbone)
-        if not (path / "config.json").is_file():
-            raise ModelLoadError(
-                f"backbone {backbone!r} is not a local Hugging Face model directory "
-                "(no config.json there); downloads from a hub are not used"
-            )
-        encoder = AutoModel.from_pretrained(str(path), trust_remote_code=False)
-        tokenizer = AutoTokenizer.from_pretrained(str(path), trust_remote_code=False)
+        from models.backbones import BackboneError, resolve_backbone
+
+        try:
+            resolved = resolve_backbone(backbone)
+        except BackboneError as exc:
+            raise ModelLoadError(str(exc)) from None
+        encoder = AutoModel.from_pretrained(str(resolved.path), trust_remote_code=False)
+        tokenizer = AutoTokenizer.from_pretrained(str(resolved.path), trust_remote_code=False)
         config = StanceModelConfig(
-            dyads=list(dyads), default_dyads=list(default_dyads), backbone=str(backbone), **config_kwargs
+            dyads=list(dyads), default_dyads=list(default_dyads), backbone=resolved.name, **config_kwargs
         )
         return cls(encoder, tokenizer, config)
 
@@ -171,13 +249,21 @@ class StanceModel(nn.Module):
         batch = self.tokenizer(
             [actor_description(a) for a in actors], padding=True, return_tensors="pt"
         ).to(self.device)
+        if "token_type_ids" not in _encoder_inputs(self.encoder):
+            batch.pop("token_type_ids", None)
         out = self.encoder(**batch).last_hidden_state
         return masked_mean(out, batch["attention_mask"])
 
     def actor_vectors(self, actors: Sequence[str]) -> torch.Tensor:
-        """Actor embeddings; recomputed every step in training, cached in eval."""
+        """Actor embeddings by the current encoder: recomputed every step in training, cached in eval.
+
+        No gradient flows through them (the heads' projections learn instead): with
+        a few dozen actors a batch, backpropagating through their descriptions
+        would add about 40% to a training step.
+        """
         if self.training or torch.is_grad_enabled():
-            return self._encode_actor_texts(actors)
+            with torch.no_grad():
+                return self._encode_actor_texts(actors)
         missing = [a for a in actors if a not in self._actor_cache]
         if missing:
             vectors = self._encode_actor_texts(missing)
@@ -185,56 +271,42 @@ class StanceModel(nn.Module):
                 self._actor_cache[actor] = vec
         return torch.stack([self._actor_cache[a] for a in actors])
 
-    def dyad_queries(self, dyads: Sequence[str]) -> torch.Tensor:
-        pairs = [split_dyad(d) for d in dyads]
-        actors = sorted({a for pair in pairs for a in pair})
-        index = {a: i for i, a in enumerate(actors)}
-        vecs = self.actor_proj(self.actor_vectors(actors))
-        first = vecs[[index[a] for a, _ in pairs]]
-        second = vecs[[index[b] for _, b in pairs]]
-        return torch.tanh(first + second)
-
     def forward(
         self,
         input_ids: torch.Tensor,
         attention_mask: torch.Tensor,
         token_type_ids: torch.Tensor | None = None,
+        quote_mask: torch.Tensor | None = None,
         dyads: Sequence[str] | None = None,
         stance_labels: torch.Tensor | None = None,
         sentiment_labels: torch.Tensor | None = None,
+        stance_weights: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         dyads = list(dyads) if dyads is not None else list(self.config.dyads)
         kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
-        if token_type_ids is not None:
+        if token_type_ids is not None and "token_type_ids" in _encoder_inputs(self.encoder):
             kwargs["token_type_ids"] = token_type_ids
         hidden = self.encoder(**kwargs).last_hidden_state  # (B, T, H)
-        out = self.heads(hidden, attention_mask, dyads)
+        out = self.heads(hidden, attention_mask, dyads, quote_mask)
         if stance_labels is not None or sentiment_labels is not None:
-            out.update(self.losses(out["stance_logits"], out["sentiment_logits"], stance_labels, sentiment_labels))
+            out.update(self.losses(out["stance_logits"], out["sentiment_logits"], stance_labels, sentiment_labels,
+                                   stance_weights))
         return out
 
-    def heads(self, hidden: torch.Tensor, attention_mask: torch.Tensor, dyads: Sequence[str]) -> dict[str, torch.Tensor]:
+    def heads(
+        self,
+        hidden: torch.Tensor,
+        attention_mask: torch.Tensor,
+        dyads: Sequence[str],
+        quote_mask: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor]:
         """Stance and sentiment logits from the encoder's token states (the predictor may encode by other means)."""
-        mean = masked_mean(hidden, attention_mask)  # (B, H)
-        sentiment_logits = self.sentiment_head(self.dropout(mean))
-
-        query = self.dyad_queries(dyads)  # (D, H)
-        if torch.is_grad_enabled():
-            keys = self.token_key(hidden)  # (B, T, H)
-            scores = torch.einsum("bth,dh->bdt", keys, query)
-        else:
-            # Inference: token_key(hidden) . query, folded so the key projection is applied to the D
-            # queries instead of the B*T tokens; the same numbers up to float rounding, far less work.
-            weight, bias = _dense_parameters(self.token_key)
-            scores = torch.einsum("bth,dh->bdt", hidden, query @ weight.to(query.dtype))
-            scores = scores + (query @ bias.to(query.dtype))[None, :, None]
-        scores = scores / math.sqrt(self.hidden_size)
-        scores = scores.masked_fill(attention_mask[:, None, :] == 0, torch.finfo(scores.dtype).min)
-        pooled = torch.einsum("bdt,bth->bdh", scores.softmax(-1), hidden)  # (B, D, H)
-        b, d = pooled.shape[:2]
-        q = query.unsqueeze(0).expand(b, d, -1)
-        feats = torch.cat([mean.unsqueeze(1).expand(b, d, -1), pooled, q, pooled * q], dim=-1)
-        stance_logits = self.stance_mlp(self.dropout(feats))  # (B, D, S)
+        pairs = [split_dyad(d) for d in dyads]
+        actors = sorted({a for pair in pairs for a in pair})
+        index = {a: i for i, a in enumerate(actors)}
+        vectors = self.actor_vectors(actors).to(hidden.dtype)
+        stance_logits = self.stance_head(hidden, attention_mask, vectors, [(index[a], index[b]) for a, b in pairs])
+        sentiment_logits = self.sentiment_head(hidden, attention_mask, quote_mask)
         return {"stance_logits": stance_logits, "sentiment_logits": sentiment_logits}
 
     @staticmethod
@@ -243,23 +315,29 @@ class StanceModel(nn.Module):
         sentiment_logits: torch.Tensor,
         stance_labels: torch.Tensor | None,
         sentiment_labels: torch.Tensor | None,
+        stance_weights: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
-        """Named loss parts; unknown dyads (-100) are masked out of the stance loss."""
+        """Named loss parts; unknown dyads (-100) are masked out; ``stance_weights`` (B, D) scales cells."""
         parts: dict[str, torch.Tensor] = {}
         if stance_labels is not None:
             flat = stance_labels.reshape(-1)
-            if (flat != UNKNOWN_LABEL_ID).any():
-                parts["stance_loss"] = F.cross_entropy(
-                    stance_logits.reshape(-1, stance_logits.shape[-1]),
-                    flat,
-                    ignore_index=UNKNOWN_LABEL_ID,
+            known = flat != UNKNOWN_LABEL_ID
+            if known.any():
+                cells = F.cross_entropy(
+                    stance_logits.reshape(-1, stance_logits.shape[-1]).float(), flat,
+                    ignore_index=UNKNOWN_LABEL_ID, reduction="none",
                 )
+                weights = known.float() if stance_weights is None else stance_weights.reshape(-1).float() * known
+                parts["stance_loss"] = (cells * weights).sum() / weights.sum().clamp(min=1e-6)
             else:
                 parts["stance_loss"] = stance_logits.sum() * 0.0
         if sentiment_labels is not None:
-            parts["sentiment_loss"] = F.cross_entropy(
-                sentiment_logits, sentiment_labels, ignore_index=UNKNOWN_LABEL_ID
-            )
+            if (sentiment_labels != UNKNOWN_LABEL_ID).any():
+                parts["sentiment_loss"] = F.cross_entropy(
+                    sentiment_logits.float(), sentiment_labels, ignore_index=UNKNOWN_LABEL_ID
+                )
+            else:
+                parts["sentiment_loss"] = sentiment_logits.sum() * 0.0
         parts["loss"] = sum(parts.values())
         return parts
 

@@ -20,14 +20,18 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from models.errors import StanceError
 from models.input_encoding import QuoteInput
+from models.table_io import FORMATS, TableError, iter_rows
 from models.predictor import DEFAULT_BATCH_SIZE, Predictor, QuotePrediction
 
-FORMATS = (".jsonl", ".csv", ".parquet")
 MANIFEST = "manifest.json"
+# What --articles adds per found quote (as quote_<field> columns), in this order.
+QUOTE_FIELDS = ("text", "speaker", "speaker_role", "speaker_affiliation", "speaker_actor", "context", "kind",
+                "partial", "start", "end")
 
 
-class InputError(ValueError):
+class InputError(StanceError, ValueError):
     """A malformed input row or a bad option; the message names the line and field."""
 
 
@@ -40,6 +44,7 @@ class ScoreOptions:
     chunk_size: int
     on_error: str
     text_column: str
+    include_indirect: bool = False
 
 
 # ------------------------------------------------------------------ input
@@ -53,48 +58,11 @@ def file_sha256(path: Path) -> str:
 
 def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
     """(line or row number, row dict or None, error) for every input row, in order."""
-    suffix = path.suffix.lower()
-    if suffix == ".jsonl":
-        with path.open("rb") as fh:
-            for number, raw in enumerate(fh, start=1):
-                if not raw.strip():
-                    continue
-                try:
-                    obj = json.loads(raw.decode("utf-8"))
-                except UnicodeDecodeError:
-                    yield number, None, "not valid UTF-8"
-                    continue
-                except json.JSONDecodeError as exc:
-                    yield number, None, f"not valid JSON ({exc.msg})"
-                    continue
-                if not isinstance(obj, dict):
-                    yield number, None, f"expected a JSON object, got {type(obj).__name__}"
-                    continue
-                yield number, obj, ""
-    elif suffix == ".csv":
-        import csv
-
-        csv.field_size_limit(sys.maxsize)
-        with path.open(newline="", encoding="utf-8", errors="strict") as fh:
-            reader = csv.DictReader(fh)
-            try:
-                for row in reader:
-                    if None in row:
-                        yield reader.line_num, None, f"row has {len(row) - 1 + len(row[None])} fields, header has {len(reader.fieldnames or [])}"
-                        continue
-                    yield reader.line_num, dict(row), ""
-            except UnicodeDecodeError as exc:
-                raise InputError(f"{path}: not valid UTF-8 ({exc.reason})") from exc
-    elif suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        number = 0
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=4096):
-            for row in batch.to_pylist():
-                number += 1
-                yield number, row, ""
-    else:
-        raise InputError(f"{path}: unsupported input type {suffix!r}; use one of {FORMATS}")
+    try:
+        for row in iter_rows(path):
+            yield row.number, row.data, row.error
+    except TableError as exc:
+        raise InputError(str(exc)) from None
 
 
 def row_problem(row: dict[str, Any], column: str) -> str:
@@ -197,27 +165,27 @@ def score_chunk(
     if opts.articles:
         units: list[tuple[dict[str, Any], Any]] = []
         for _, row in good:
-            found = extract_quotes(row[opts.text_column])
+            found = extract_quotes(row[opts.text_column], include_indirect=opts.include_indirect)
             if not found:
                 units.append((row, None))
             for k, q in enumerate(found):
                 units.append((row, (k, q)))
         quoted = [(i, u[1][1]) for i, u in enumerate(units) if u[1] is not None]
-        preds = predictor.predict([QuoteInput(q.text, q.speaker, q.context) for _, q in quoted], dyads)
+        preds = predictor.predict([QuoteInput(q.text, q.speaker, q.context, q.speaker_actor) for _, q in quoted], dyads)
         by_unit = {i: p for (i, _), p in zip(quoted, preds)}
         for i, (row, item) in enumerate(units):
             base = {k: v for k, v in row.items()}
             if item is None:
-                out.append({**base, "quote_index": None, "quote_text": None, "quote_speaker": None,
-                            "quote_context": None, "quote_start": None, "quote_end": None})
+                out.append({**base, **{f"quote_{f}": None for f in QUOTE_FIELDS}, "quote_index": None})
                 continue
             k, q = item
-            out.append({**base, "quote_index": k, "quote_text": q.text, "quote_speaker": q.speaker,
-                        "quote_context": q.context, "quote_start": q.start, "quote_end": q.end,
+            out.append({**base, "quote_index": k, **{f"quote_{f}": getattr(q, f) for f in QUOTE_FIELDS},
                         **prediction_columns(by_unit[i])})
     else:
         inputs = [
-            QuoteInput(row[opts.text_column], row.get("speaker") or "", row.get("context") or "") for _, row in good
+            QuoteInput(row[opts.text_column], row.get("speaker") or "", row.get("context") or "",
+                       row.get("speaker_actor") or "")
+            for _, row in good
         ]
         preds = predictor.predict(inputs, dyads)
         for (_, row), pred in zip(good, preds):
@@ -236,6 +204,7 @@ def run_scoring(
     on_error: str = "stop",
     text_column: str | None = None,
     progress: bool = True,
+    include_indirect: bool = False,
 ) -> dict[str, Any]:
     """Score ``input_path`` into ``output_path``, resuming a previous partial run if any."""
     if output_path.suffix.lower() not in FORMATS:
@@ -258,6 +227,7 @@ def run_scoring(
         chunk_size=chunk_size,
         on_error=on_error,
         text_column=text_column or ("article" if articles else "text"),
+        include_indirect=include_indirect,
     )
     parts = output_path.with_name(output_path.name + ".parts")
     manifest_path = parts / MANIFEST
@@ -315,13 +285,14 @@ def run_scoring(
             "reject_file": str(reject_file) if rejected else None}
 
 
-def score_main(argv: list[str]) -> int:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    parser = argparse.ArgumentParser(prog="stance score", description=__doc__.split("\n\n")[0])
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("score", help="label every quote (or article, --articles) of a JSONL/CSV/Parquet file",
+                            description=__doc__.split("\n\n")[0])
     parser.add_argument("input", help="JSONL, CSV or Parquet file of quotes (column 'text') or articles")
     parser.add_argument("output", help="output file; its extension (.jsonl/.csv/.parquet) sets the format")
-    parser.add_argument("--model", default=None, help="model tag (default: STANCE_MODEL_TAG or newest)")
+    parser.add_argument("--model", default=None, help="model tag (default: STANCE_MODEL_TAG, else the promoted model)")
     parser.add_argument("--articles", action="store_true", help="rows are articles (column 'article'): extract quotes first")
+    parser.add_argument("--indirect", action="store_true", help="with --articles: also reported speech (kind 'indirect')")
     parser.add_argument("--dyads", default="", help="comma-separated dyads (default: the model's default dyads)")
     parser.add_argument("--text-column", default=None, help="column holding the text (default: text / article)")
     parser.add_argument("--on-error", default="stop", choices=["stop", "skip"],
@@ -329,26 +300,39 @@ def score_main(argv: list[str]) -> int:
     parser.add_argument("--chunk-size", type=int, default=1024, help="rows per checkpointed chunk")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="quotes per forward pass")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--precision", default="fp32", choices=["fp32", "int8", "bf16"],
-                        help="int8: dynamic quantisation (CPU); bf16: bfloat16 weights")
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="bf16: bfloat16 weights")
+    parser.add_argument("--engine", default="local", choices=["local", "ray"],
+                        help="local (default) or ray: the same predictor in Ray Data actors (pip install -e '.[ray]')")
+    parser.add_argument("--ray-address", default=None, help="with --engine ray: an existing cluster (default: a local one)")
     parser.add_argument("--no-progress", action="store_true")
-    args = parser.parse_args(argv)
+    parser.set_defaults(func=score_main)
 
+
+def score_main(args: argparse.Namespace) -> int:
     from models import model_store
 
+    if args.indirect and not args.articles:
+        raise InputError("--indirect needs --articles (reported speech is found in articles)")
     tag, path = model_store.resolve(args.model)
-    predictor = Predictor.from_directory(path, tag, device=args.device, precision=args.precision,
-                                         batch_size=args.batch_size)
-    summary = run_scoring(
-        predictor,
-        Path(args.input),
-        Path(args.output),
-        articles=args.articles,
-        dyads=[d.strip() for d in args.dyads.split(",") if d.strip()] or None,
-        chunk_size=args.chunk_size,
-        on_error=args.on_error,
-        text_column=args.text_column,
-        progress=not args.no_progress,
-    )
+    dyads = [d.strip() for d in args.dyads.split(",") if d.strip()] or None
+    if args.engine == "ray":
+        from service.ray_engine import run_ray_scoring
+
+        summary = run_ray_scoring(path, tag, Path(args.input), Path(args.output), args, dyads)
+    else:
+        predictor = Predictor.from_directory(path, tag, device=args.device, precision=args.precision,
+                                             batch_size=args.batch_size)
+        summary = run_scoring(
+            predictor,
+            Path(args.input),
+            Path(args.output),
+            articles=args.articles,
+            dyads=dyads,
+            chunk_size=args.chunk_size,
+            on_error=args.on_error,
+            text_column=args.text_column,
+            progress=not args.no_progress,
+            include_indirect=args.indirect,
+        )
     print(json.dumps({"model": tag, "output": args.output, **summary}))
     return 0

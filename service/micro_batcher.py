@@ -21,6 +21,7 @@ from typing import Callable, Generic, Sequence, TypeVar
 
 In = TypeVar("In")
 Out = TypeVar("Out")
+T = TypeVar("T")
 
 
 class QueueTimeout(Exception):
@@ -92,6 +93,12 @@ class MicroBatcher(Generic[In, Out]):
                 job.future.cancel()
             raise
         return [out for part in parts for out in part]
+
+    async def run_exclusive(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` on the model thread, between batches: work that needs the whole model (an
+        explanation's dozens of forward passes) never runs beside a batch and never starves it."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, fn)
 
     def _next_batch(self) -> list[_Job[In, Out]]:
         """Queued jobs, oldest first, up to ``max_batch_size`` items; sheds jobs that waited too long."""

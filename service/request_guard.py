@@ -15,22 +15,23 @@ from __future__ import annotations
 
 import hmac
 import json
-import os
 from typing import Any, Awaitable, Callable
 
 from pydantic import BaseModel, ValidationError
 
+from models.label_schema import SchemaError, split_dyad
+from models.settings import settings
 from service.api_models import (
+    INPUT_MODELS,
     LIMITS,
     MAX_BODY_BYTES,
     MAX_JSON_DEPTH,
-    AnalyzeRequest,
-    ClassifyRequest,
+    NOT_BLANK,
 )
 
 API_KEY_ENV = "STANCE_API_KEY"
-OPEN_PATHS = {"/livez", "/readyz", "/healthz", "/metrics", "/", "/docs.json", "/info"}
-GUARDED_POSTS: dict[str, type[BaseModel]] = {"/classify": ClassifyRequest, "/analyze": AnalyzeRequest}
+OPEN_PATHS = {"/livez", "/readyz", "/healthz", "/metrics", "/", "/docs.json", "/info", "/ui"}
+GUARDED_POSTS: dict[str, type[BaseModel]] = dict(INPUT_MODELS)
 
 # Filled in by the service once its model is loaded; GET /info reads it.
 SERVICE_INFO: dict[str, Any] = {}
@@ -98,13 +99,24 @@ def validation_error(exc: ValidationError) -> RequestError:
     field = _field_path(tuple(first.get("loc", ())))
     name = next((str(p) for p in reversed(first.get("loc", ())) if isinstance(p, str)), "")
     kind = first.get("type", "")
+    ctx = first.get("ctx") or {}
     status = 413 if (name in ("quotes", "article") and kind in ("too_long", "string_too_long")) else 400
     limit = LIMITS.get(name, (None,))[0] if kind in ("too_long", "string_too_long") else None
     message = f"{field or 'body'}: {first.get('msg', 'invalid value')}"
+    if kind == "string_pattern_mismatch" and ctx.get("pattern") == NOT_BLANK:
+        # Blank text is a too-short string: the error carries the minimum, like an empty one.
+        kind, ctx = "string_too_short", {"min_length": 1}
+        message = f"{field}: {name} is empty or only whitespace"
+    elif kind == "string_pattern_mismatch" and name == "dyads" or (kind == "string_pattern_mismatch" and name == "dyad"):
+        try:
+            split_dyad(first.get("input"))
+            message = f"{field}: {first.get('input')!r} is not a dyad of two different actors"
+        except SchemaError as schema_exc:
+            message = f"{field}: {schema_exc}"
     if limit is not None:
         message += f" (limit: {limit} {LIMITS[name][1]})"
     if kind in ("too_short", "string_too_short"):
-        limit = (first.get("ctx") or {}).get("min_length")
+        limit = ctx.get("min_length")
         if limit is not None:
             message += f" (minimum: {limit})"
     if kind == "extra_forbidden":
@@ -131,8 +143,8 @@ async def _read_body(receive: Receive, keep: bool = True) -> bytes:
             return b"".join(chunks)
 
 
-def check_body(path: str, raw: bytes) -> None:
-    """Decode and validate a JSON body for a guarded endpoint; raise RequestError on the first problem."""
+def check_body(path: str, raw: bytes) -> BaseModel:
+    """Decode and validate a JSON body for a guarded endpoint; the parsed input, or RequestError."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -149,7 +161,7 @@ def check_body(path: str, raw: bytes) -> None:
     if not isinstance(data, dict):
         raise RequestError(400, f"body must be a JSON object, got {type(data).__name__}", "validation", "body")
     try:
-        GUARDED_POSTS[path].model_validate(data)
+        return GUARDED_POSTS[path].model_validate(data)
     except ValidationError as exc:
         raise validation_error(exc) from None
 
@@ -159,7 +171,7 @@ class RequestGuard:
 
     def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
         self.app = app
-        self.max_in_flight = int(os.environ.get("STANCE_MAX_CONCURRENCY", "64"))
+        self.max_in_flight = settings().max_concurrency
         self.in_flight = 0
 
     async def _reply(self, send: Send, status: int, body: dict[str, Any], headers: list | None = None) -> None:
@@ -176,7 +188,7 @@ class RequestGuard:
 
     @staticmethod
     def _authorised(headers: dict[str, str]) -> bool:
-        key = os.environ.get(API_KEY_ENV, "")
+        key = settings().api_key
         if not key:
             return True
         given = headers.get("x-api-key", "")
@@ -209,7 +221,7 @@ class RequestGuard:
                                        "overloaded", "concurrency", self.max_in_flight)
                 self.in_flight += 1
                 try:
-                    receive = await self._checked_body(headers, receive, path)
+                    receive = await self._checked_body(headers, receive, path, scope)
                     await self.app(scope, receive, self._normalising_send(send))
                 finally:
                     self.in_flight -= 1
@@ -244,7 +256,7 @@ class RequestGuard:
             return False
         return True
 
-    async def _checked_body(self, headers: dict[str, str], receive: Receive, path: str) -> Receive:
+    async def _checked_body(self, headers: dict[str, str], receive: Receive, path: str, scope: Scope) -> Receive:
         ctype = headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype != "application/json":
             raise RequestError(415, f"content-type must be application/json, got {ctype or 'none'!r}",
@@ -255,7 +267,7 @@ class RequestGuard:
                                "payload_too_large", "body", MAX_BODY_BYTES)
         raw = await _read_body(receive)
         try:
-            check_body(path, raw)
+            scope[INPUT_MODELS[path].SCOPE_KEY] = check_body(path, raw)  # BentoML takes it from here, unparsed
         except RequestError as exc:
             exc.body_read = True
             raise

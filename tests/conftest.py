@@ -24,9 +24,9 @@ def pytest_configure(config):
 
 @pytest.fixture(scope="session")
 def real_backbone() -> str:
-    from training.config import default_backbone
+    from models.backbones import minilm_path
 
-    return default_backbone()
+    return str(minilm_path())
 
 
 @pytest.fixture(scope="session")
@@ -84,12 +84,6 @@ def bento_home(tmp_path, monkeypatch) -> Path:
     BentoMLContainer.bentoml_home.set(str(home))
     BentoMLContainer.model_store.reset()
     return home
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

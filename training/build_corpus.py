@@ -1,104 +1,151 @@
-"""Assemble the corpus from its hand-written slices: ``python -m training.build_corpus SLICES_DIR``.
+"""Build the training corpus from passages: ``python -m training.build_corpus``.
 
-Validates every record, drops exact duplicate texts (reporting each), groups
-near-duplicates (character n-gram cosine > 0.8) so a group never straddles
-splits, and writes a stratified 70/15/15 split to ``training/data/``.
-Deterministic: the split depends only on ids, labels and the seed.
+Every record is a gold quote *in a passage*: the written articles
+(``data/articles``), the loose quotes re-cut as short passages
+(``data/recut``, labels from ``data/loose``), and the targeted snippets
+(``data/targeted``).  Each record's context is cut by the serving
+extractor's own function (:func:`models.quotes.context.quote_context` over the
+same sentence segmentation), so the model trains on exactly the shape of
+input ``/analyze`` hands it.  The seed article's quotes are cut the same way
+into ``seeds/quotes.jsonl``.
+
+Splits go by passage: every quote of an article (both halves of a minimal
+pair) lands in one split.  Output is sorted and deterministic; a test
+rebuilds a sample and checks it is unchanged.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import re
 import sys
-from collections import defaultdict
 from pathlib import Path
+from typing import Any, Iterable
 
 from models.label_schema import PROJECT_DYADS
-from training.corpus_report import NEAR_DUPLICATE_THRESHOLD
-from training.data import DataError, parse_record
+from training.articles import Article, load_articles, load_recuts
+from training.corpus_splits import article_split
+from training.data import load_records
 
-OUT_DIR = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parent / "data"
+ROOT = DATA.parents[1]
+SEED_ARTICLE = ROOT / "seeds" / "article.jsonl"
+SEED_QUOTES = ROOT / "seeds" / "quotes.jsonl"
+SPLITS = ("train", "dev", "test")
 
 
-def _groups(texts: list[str]) -> list[int]:
-    """Union-find over near-duplicate pairs; returns a group id per text."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
+def passages(data: Path = DATA) -> list[tuple[str, Article]]:
+    """(source, passage) for every passage of the corpus, in a fixed order."""
+    out: list[tuple[str, Article]] = []
+    out += [("article", a) for a in load_articles(data / "articles")]
+    loose = load_records(data / "loose")
+    for path in sorted((data / "recut").glob("*.jsonl")):
+        out += [("loose", a) for a in load_recuts(path, loose)]
+    if (data / "targeted").is_dir() and any((data / "targeted").glob("*.jsonl")):
+        out += [("targeted", a) for a in load_articles(data / "targeted")]
+    return out
 
-    parent = list(range(len(texts)))
 
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
+def records_of(article: Article, source: str, split: str) -> list[dict[str, Any]]:
+    """The article's gold quotes as training records, each with the context the extractor would cut."""
+    from models.quote_extraction import article_sentences, quote_context
 
-    m = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True).fit_transform(texts)
-    sims = (m @ m.T).tocoo()
-    for i, j, s in zip(sims.row, sims.col, sims.data):
-        if i < j and s > NEAR_DUPLICATE_THRESHOLD - 0.05:  # a margin, so held-out sets stay clear of 0.8
-            parent[find(i)] = find(j)
-    return [find(i) for i in range(len(texts))]
+    sentences = article_sentences(article.text)
+    rows = []
+    for k, quote in enumerate(article.quotes, start=1):
+        record_id = article.extra.get("record_id") if source == "loose" else f"{article.id}#{k}"
+        row = {
+            "id": record_id,
+            "text": quote.text_in(article.text),
+            "speaker": quote.speaker,
+            "speaker_actor": quote.speaker_actor,
+            "context": quote_context(article.text, sentences, quote.spans),
+            "labels": dict(quote.labels),
+            "sentiment": quote.sentiment,
+            "source": source,
+            "passage": article.id,
+            "style": article.style,
+            "kind": quote.kind,
+            "partial": quote.partial,
+            "split": split,
+        }
+        for key in ("year", "topic", "pair"):
+            if key in article.extra or (key == "year" and article.year is not None):
+                row[key] = article.year if key == "year" and article.year is not None else article.extra[key]
+        rows.append(row)
+    return rows
+
+
+def assign_splits(items: list[tuple[str, Article]]) -> dict[str, str]:
+    """Passage id -> split: by id (``article_split``), then near-duplicate passages pulled together.
+
+    A passage whose quote is a near copy of another passage's quote joins that
+    passage's split, so no held-out quote has a twin in train; a passage with a
+    fixed split (a re-cut loose quote) wins, else the smallest passage id.
+    """
+    from training.similarity import groups
+
+    base = {a.id: article_split(a) for _, a in items}
+    fixed = {a.id for _, a in items if getattr(a, "split", "")}
+    texts, owners = [], []
+    for _, a in items:
+        for q in a.quotes:
+            texts.append(q.text_in(a.text))
+            owners.append(a.id)
+    members: dict[int, set[str]] = {}
+    for owner, g in zip(owners, groups(texts)):
+        members.setdefault(g, set()).add(owner)
+    out = dict(base)
+    for ids in members.values():
+        if len(ids) < 2 or len({base[i] for i in ids}) < 2:
+            continue
+        leader = min(ids, key=lambda i: (i not in fixed, i))
+        for i in ids:
+            if i not in fixed:
+                out[i] = base[leader]
+    return out
+
+
+def build(data: Path = DATA, limit: int = 0) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {name: [] for name in SPLITS}
+    items = passages(data)
+    if limit:
+        items = items[:limit]
+    splits = assign_splits(items)
+    for source, article in items:
+        split = splits[article.id]
+        if split not in out:
+            raise ValueError(f"passage {article.id!r} has split {split!r}, not one of {SPLITS}")
+        out[split].extend(records_of(article, source, split))
+    for rows in out.values():
+        rows.sort(key=lambda r: r["id"])
+    return out
+
+
+def seed_records() -> list[dict[str, Any]]:
+    (article,) = load_articles(SEED_ARTICLE)
+    rows = records_of(article, "seed", "seed")
+    for row, quote in zip(rows, json.loads(SEED_ARTICLE.read_text(encoding="utf-8"))["quotes"]):
+        row["id"] = quote.get("id", row["id"])
+    return rows
+
+
+def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("slices", help="directory of *.jsonl slice (or split) files")
-    parser.add_argument("--out", default=str(OUT_DIR))
-    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--out", default=str(DATA / "corpus"), help="where train/dev/test.jsonl go")
     args = parser.parse_args(argv)
-    records, raw_rows, seen_text = [], [], {}
-    dropped = 0
-    for path in sorted(Path(args.slices).glob("*.jsonl")):
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            where = f"{path.name} line {number}"
-            try:
-                obj = json.loads(line)
-                rec = parse_record(obj, where)
-                missing = [d for d in PROJECT_DYADS if d not in rec.labels]
-                if missing:
-                    raise DataError(f"{where}: labels lack project dyads {missing}")
-                if not rec.sentiment:
-                    raise DataError(f"{where}: field 'sentiment' is missing")
-            except (ValueError, DataError) as exc:
-                print(f"dropped: {exc}", file=sys.stderr)
-                dropped += 1
-                continue
-            key = re.sub(r"\W+", " ", rec.text.lower()).strip()
-            if key in seen_text:
-                print(f"dropped: {where}: same text as {seen_text[key]}", file=sys.stderr)
-                dropped += 1
-                continue
-            seen_text[key] = rec.id
-            obj["source"] = obj.get("source") or "synthetic"
-            records.append(rec)
-            raw_rows.append(obj)
-    groups = _groups([r.text for r in records])
-    members: dict[int, list[int]] = defaultdict(list)
-    for i, g in enumerate(groups):
-        members[g].append(i)
-    strata: dict[str, list[int]] = defaultdict(list)
-    for g, idx in members.items():
-        first = records[idx[0]]
-        strata["|".join(first.labels.get(d, "?") for d in PROJECT_DYADS)].append(g)
-    split_of: dict[int, str] = {}
-    for key in sorted(strata):
-        gs = sorted(strata[key], key=lambda g: hashlib.sha256(f"{args.seed}:{records[members[g][0]].id}".encode()).hexdigest())
-        n = len(gs)
-        for k, g in enumerate(gs):
-            split_of[g] = "test" if k < round(n * 0.15) else "dev" if k < round(n * 0.30) else "train"
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    for name in ("train", "dev", "test"):
-        rows = [raw_rows[i] for i in range(len(records)) if split_of[groups[i]] == name]
-        rows.sort(key=lambda r: r["id"])
-        (out / f"{name}.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-        print(f"{name}: {len(rows)}")
-    print(f"kept {len(records)}, dropped {dropped}, near-duplicate groups of 2+: {sum(len(v) > 1 for v in members.values())}")
+    corpus = build()
+    for name, rows in corpus.items():
+        write_jsonl(Path(args.out) / f"{name}.jsonl", rows)
+        both = sum(all(r["labels"][d] != "none" for d in PROJECT_DYADS) for r in rows)
+        print(f"{name}: {len(rows)} quotes from {len({r['passage'] for r in rows})} passages; stance on both: {both}")
+    write_jsonl(SEED_QUOTES, seed_records())
+    print(f"seed: {SEED_QUOTES}")
     return 0
 
 

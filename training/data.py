@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from models.errors import StanceError
 from models.label_schema import (
     SENTIMENT2ID,
     STANCE2ID,
@@ -21,6 +22,7 @@ from models.label_schema import (
     QuoteRecord,
     SchemaError,
     canonical_dyad,
+    check_actor,
     check_sentiment,
     check_stance,
     split_dyad,
@@ -29,10 +31,10 @@ from models.label_schema import (
 SUPPORTED_SUFFIXES = (".jsonl", ".csv", ".parquet")
 LABEL_COLUMN_PREFIX = "label_"
 SPLIT_NAMES = ("train", "dev", "test")
-_CORE_FIELDS = {"id", "text", "speaker", "context", "labels", "sentiment", "source"}
+_CORE_FIELDS = {"id", "text", "speaker", "context", "labels", "sentiment", "source", "speaker_actor"}
 
 
-class DataError(ValueError):
+class DataError(StanceError, ValueError):
     """Invalid training data; the message says where and what."""
 
 
@@ -48,46 +50,20 @@ class Splits:
 
 # ------------------------------------------------------------------ reading
 def _raw_rows(path: Path) -> list[tuple[str, dict[str, Any]]]:
-    """(location, raw dict) per row, location like 'file.jsonl line 7'."""
-    suffix = path.suffix.lower()
-    if suffix == ".jsonl":
-        rows = []
-        with path.open("rb") as fh:
-            for number, raw in enumerate(fh, start=1):
-                where = f"{path} line {number}"
-                try:
-                    line = raw.decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    raise DataError(f"{where}: not valid UTF-8 ({exc.reason})") from exc
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DataError(f"{where}: not valid JSON ({exc.msg})") from exc
-                if not isinstance(obj, dict):
-                    raise DataError(f"{where}: expected a JSON object, got {type(obj).__name__}")
-                rows.append((where, obj))
-        return rows
-    if suffix in (".csv", ".parquet"):
-        import pandas as pd
+    """(location, raw dict) per row, location like 'file.jsonl line 7'; the first bad row is an error."""
+    from models.table_io import TableError, iter_rows
 
-        try:
-            frame = (
-                pd.read_csv(path, dtype=str, keep_default_na=False)
-                if suffix == ".csv"
-                else pd.read_parquet(path)
-            )
-        except pd.errors.EmptyDataError:
-            return []
-        except Exception as exc:
-            raise DataError(f"{path}: cannot be read as {suffix[1:].upper()} ({exc})") from exc
-        rows = []
-        for number, rec in enumerate(frame.to_dict(orient="records"), start=2 if suffix == ".csv" else 1):
-            where = f"{path} {'line' if suffix == '.csv' else 'row'} {number}"
-            rows.append((where, _tabular_to_record_dict(rec)))
-        return rows
-    raise DataError(f"{path}: unsupported file type {suffix!r}; use one of {SUPPORTED_SUFFIXES}")
+    rows = []
+    tabular = path.suffix.lower() in (".csv", ".parquet")
+    try:
+        for row in iter_rows(path):
+            where = row.where(path)
+            if row.data is None:
+                raise DataError(f"{where}: {row.error}")
+            rows.append((where, _tabular_to_record_dict(row.data) if tabular else row.data))
+    except TableError as exc:
+        raise DataError(str(exc)) from None
+    return rows
 
 
 def _is_blank(value: Any) -> bool:
@@ -156,6 +132,12 @@ def parse_record(obj: dict[str, Any], where: str) -> QuoteRecord:
             check_sentiment(sentiment, "field 'sentiment'")
         except SchemaError as exc:
             raise DataError(f"{where}: {exc}") from exc
+    speaker_actor = _text_field(obj, "speaker_actor", where, required=False).lower()
+    if speaker_actor:
+        try:
+            check_actor(speaker_actor)
+        except SchemaError:
+            raise DataError(f"{where}: field 'speaker_actor' {speaker_actor!r} is not a lower-case actor name") from None
     extra = {k: v for k, v in obj.items() if k not in _CORE_FIELDS}
     source = obj.get("source") or ""
     return QuoteRecord(
@@ -166,6 +148,7 @@ def parse_record(obj: dict[str, Any], where: str) -> QuoteRecord:
         labels=labels,
         sentiment=sentiment or "",
         source=str(source),
+        speaker_actor=speaker_actor,
         extra=extra,
     )
 
@@ -210,7 +193,7 @@ def data_hash(path: str | Path) -> str:
 
 
 # --------------------------------------------------------------- splitting
-def _stable_rank(seed: int, record_id: str) -> str:
+def stable_rank(seed: int, record_id: str) -> str:
     return hashlib.sha256(f"{seed}:{record_id}".encode()).hexdigest()
 
 
@@ -249,7 +232,7 @@ def split_records(
         strata[key if counts[key] >= 3 else "rare"].append(record)
     out = Splits([], [], [])
     for key in sorted(strata):
-        members = sorted(strata[key], key=lambda r: _stable_rank(seed, r.id))
+        members = sorted(strata[key], key=lambda r: stable_rank(seed, r.id))
         n = len(members)
         n_test = round(n * test_fraction)
         n_dev = round(n * dev_fraction)
@@ -303,19 +286,3 @@ def normalise_dyad_names(records: Sequence[QuoteRecord], known: Sequence[str]) -
         labels = {canonical_dyad(d, known): v for d, v in r.labels.items()}
         out.append(QuoteRecord(**{**r.__dict__, "labels": labels}))
     return out
-
-
-def to_dataset(records: Sequence[QuoteRecord], tokenizer: Any, dyads: Sequence[str], max_length: int):
-    """A ``datasets.Dataset`` of token ids and label tensors, ready for the collator."""
-    from datasets import Dataset
-
-    from models.input_encoding import QuoteInput, encode_quotes
-
-    enc = encode_quotes(
-        tokenizer, [QuoteInput(r.text, r.speaker, r.context) for r in records], max_length
-    )
-    columns: dict[str, Any] = {k: enc[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc}
-    columns["stance_labels"] = label_matrix(records, dyads)
-    columns["sentiment_labels"] = sentiment_ids(records)
-    columns["length"] = [len(x) for x in enc["input_ids"]]
-    return Dataset.from_dict(columns)

@@ -74,7 +74,7 @@ def score_logits(
                 if spelled not in found:
                     found.append(spelled)
         dyads = found
-    quotes = [QuoteInput(r.text, r.speaker, r.context) for r in records]
+    quotes = [QuoteInput(r.text, r.speaker, r.context, r.speaker_actor) for r in records]
     raw = predictor.logits(quotes, dyads)
     return raw, gold_labels(records, dyads)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from models.label_schema import schema_dict
 from models.network import StanceModel
@@ -39,6 +39,17 @@ def _card(tag: str, metadata: dict[str, Any], report_text: str) -> str:
     )
 
 
+def _store_safe(value: Any) -> Any:
+    """BentoML metadata takes basic types only: None becomes "" (JSON in report.json keeps the nulls)."""
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        return {str(k): _store_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_store_safe(v) for v in value]
+    return value
+
+
 def save_to_store(
     model: StanceModel,
     model_name: str,
@@ -47,9 +58,14 @@ def save_to_store(
     reports: dict[str, Any],
     headline: dict[str, float],
     report_text: str,
-) -> str:
-    """Write the model with its card and metadata; return the new tag."""
+    gate: dict[str, Any] | None = None,
+    predictor: Any = None,
+    splits: dict[str, Sequence[Any]] | None = None,
+) -> tuple[str, str]:
+    """Write the model with its card, metadata and ``report.html``; return (new tag, report path)."""
     import bentoml
+
+    from training.report_html import render_report
 
     metadata: dict[str, Any] = {
         "label_schema": schema_dict(),
@@ -59,14 +75,20 @@ def save_to_store(
         "data_hash": data_hash,
         "training_config": training_config,
         "metrics": headline,
+        "gate": gate or {},
         "stance_temperature": model.config.stance_temperature,
         "sentiment_temperature": model.config.sentiment_temperature,
     }
     labels = {"task": "dyadic-stance", "framework": "pytorch-safetensors"}
-    with bentoml.models.create(model_name, labels=labels, metadata=metadata) as ref:
+    with bentoml.models.create(model_name, labels=labels, metadata=_store_safe(metadata)) as ref:
         path = Path(ref.path)
         model.save_pretrained(path)
         (path / "report.json").write_text(json.dumps(reports, indent=2))
         (path / "MODEL_CARD.md").write_text(_card(str(ref.tag), metadata, report_text))
+        html = render_report(str(ref.tag), metadata, reports, predictor, splits or {})
+        (path / "report.html").write_text(html, encoding="utf-8")
         tag = str(ref.tag)
-    return tag
+    from models.model_store import resolve
+
+    _, final = resolve(tag)
+    return tag, str(final / "report.html")

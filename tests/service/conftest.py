@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.conftest import ROOT, free_port, make_records, write_jsonl
+from benchmarks.server_harness import ServerProcess, free_port
+from tests.conftest import ROOT, make_records, write_jsonl
 
 
 def register_tiny_model(home: Path, backbone: str, work: Path) -> str:
@@ -23,46 +23,19 @@ def register_tiny_model(home: Path, backbone: str, work: Path) -> str:
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
     )
     assert out.returncode == 0, out.stderr[-3000:]
-    tag = next(line.split(": ", 1)[1] for line in out.stdout.splitlines() if line.startswith("saved model: "))
-    return tag.strip()
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["status"] == "promoted", result
+    return result["tag"]
 
 
-class Server:
+class Server(ServerProcess):
+    """A server on the tiny model's throwaway store."""
+
     def __init__(self, home: Path, extra_env: dict | None = None, log: Path | None = None,
-                 target: str = "service.service:StanceService"):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "BENTOML_HOME": str(home), "HF_HUB_OFFLINE": "1", "BENTOML_DO_NOT_TRACK": "True",
-               **(extra_env or {})}
-        self.log = log or home / f"serve-{self.port}.log"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bentoml", "serve", target, "--port", str(self.port),
-             "--host", "127.0.0.1"],
-            cwd=ROOT, env=env, stdout=self.log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
-        )
-
-    def wait_ready(self, timeout: float = 120) -> None:
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited {self.proc.returncode}: {self.log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        raise RuntimeError(f"server not ready in {timeout}s: {self.log.read_text()[-3000:]}")
-
-    def stop(self) -> None:
-        import signal
-
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
+                 target: str = "service.service:StanceService", command: list[str] | None = None):
+        port = free_port()
+        super().__init__(env={"BENTOML_HOME": str(home), **(extra_env or {})},
+                         log=log or home / f"serve-{port}.log", target=target, command=command, port=port)
 
 
 @pytest.fixture(scope="session")

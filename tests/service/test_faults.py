@@ -187,7 +187,7 @@ def test_load_at_four_times_sustainable_rate_gives_only_200_or_429(tiny_store):
     srv = Server(home, {"STANCE_MAX_CONCURRENCY": "8"})
     try:
         srv.wait_ready()
-        out = subprocess.run([sys.executable, "-m", "service.load_test", "--url", srv.url, "--duration", "8",
+        out = subprocess.run([sys.executable, "-m", "benchmarks.load_test", "--url", srv.url, "--duration", "8",
                               "--calibrate-seconds", "2", "--max-requests", "3000"],
                              cwd=ROOT, capture_output=True, text=True, timeout=180)
         assert out.returncode == 0, out.stdout + out.stderr[-2000:]

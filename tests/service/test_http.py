@@ -108,7 +108,7 @@ def test_openapi_lists_both_endpoints_with_examples(server):
         ({"quotes": [{"text": "ok ok"}] * (MAX_QUOTES_PER_REQUEST + 1)}, 413, "quotes", MAX_QUOTES_PER_REQUEST),
         ({"quotes": []}, 400, "quotes", 1),
         ({"quotes": [{"text": "fine", "colour": "red"}]}, 400, "quotes[0].colour", None),
-        ({"quotes": [{"text": "fine", "dyads": ["russia"]}]}, 400, "quotes[0].dyads", None),
+        ({"quotes": [{"text": "fine", "dyads": ["russia"]}]}, 400, "quotes[0].dyads[0]", None),
         ({"quotes": "not a list"}, 400, "quotes", None),
         ({"article": "x" * (MAX_ARTICLE_CHARS + 1)}, None, None, None),
     ],
@@ -170,7 +170,7 @@ def test_concurrent_requests_merged_by_the_batcher_keep_their_own_dyads(server):
 
 
 def test_bench_load_generator_counts_every_answer(server):
-    from service.http_load import encode_posts, run_closed_loop
+    from benchmarks.http_load import encode_posts, run_closed_loop
 
     posts = encode_posts(server.url, "/classify", [{"quotes": [{"text": q["text"]}]} for q in SEED[:5]]
                          + [{"quotes": []}])  # the last one is refused: codes are counted as they come

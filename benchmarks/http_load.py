@@ -109,3 +109,41 @@ async def closed_loop(url: str, requests: Sequence[bytes], concurrency: int, tot
 
 def run_closed_loop(url: str, requests: Sequence[bytes], concurrency: int, total: int) -> LoadResult:
     return asyncio.run(closed_loop(url, requests, concurrency, total))
+
+
+async def open_loop(url: str, request: bytes, rate: float, duration: float, max_requests: int) -> LoadResult:
+    """Requests sent at a fixed ``rate`` whatever the answers do (overload testing), on pooled
+    keep-alive connections; a transport error counts as status -1."""
+    parsed = urlparse(url)
+    host, port = parsed.hostname or "127.0.0.1", parsed.port or 80
+    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    result = LoadResult(0, 0.0, 0.0)
+
+    async def one() -> None:
+        start = time.perf_counter()
+        try:
+            reader, writer = idle.pop() if idle else await asyncio.open_connection(host, port)
+            writer.write(request)
+            status, close = await _read_response(reader)
+            if close:
+                writer.close()
+            else:
+                idle.append((reader, writer))
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            status = -1
+        result.codes[status] += 1
+        result.latencies_s.append(time.perf_counter() - start)
+
+    cpu, wall = time.process_time(), time.perf_counter()
+    tasks = []
+    interval = 1.0 / rate
+    while time.perf_counter() - wall < duration and len(tasks) < max_requests:
+        tasks.append(asyncio.create_task(one()))
+        await asyncio.sleep(max(0.0, wall + len(tasks) * interval - time.perf_counter()))
+    await asyncio.gather(*tasks)
+    for _, writer in idle:
+        writer.close()
+    result.requests = len(tasks)
+    result.seconds = time.perf_counter() - wall
+    result.client_cpu_s = time.process_time() - cpu
+    return result

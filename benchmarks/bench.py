@@ -15,7 +15,7 @@ One run, one model, one thread setting.  Rows of the table:
 - ``predictor-bf16``  the same in bfloat16
 - ``cli``             ``stance score`` end to end on a JSONL file (process start and model load included)
 - ``http/cN``         the service over HTTP, N concurrent single-quote clients (p50/p95/p99 latency),
-                      driven by :mod:`service.http_load` (its own CPU share is reported)
+                      driven by :mod:`benchmarks.http_load` (its own CPU share is reported)
 
 Baselines see exactly the encoder input our model sees (quote + "speaker: context"
 as a text pair), so every row does the same encoder work; the baselines' heads are
@@ -45,6 +45,7 @@ import torch
 
 from models.input_encoding import QuoteInput, encode_quotes, second_segment
 from models.network import StanceModel
+from benchmarks.server_harness import ServerProcess
 from models.predictor import DEFAULT_BATCH_SIZE, Predictor
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -245,11 +246,8 @@ def run_http(tag: str, quotes: list[QuoteInput], levels: list[int], requests_per
     import httpx
     import psutil
 
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen([sys.executable, "-m", "bentoml", "serve", "service.service:StanceService", "--port", str(port),
-                             "--host", "127.0.0.1"], cwd=ROOT, env={**env, "STANCE_MODEL_TAG": tag},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    server = ServerProcess(env={**env, "STANCE_MODEL_TAG": tag})
+    url, proc = server.url, server.proc
     peak_rss = 0
     stop = threading.Event()
 
@@ -267,14 +265,8 @@ def run_http(tag: str, quotes: list[QuoteInput], levels: list[int], requests_per
     threading.Thread(target=watch_memory, daemon=True).start()
     results: dict[str, Any] = {}
     try:
-        deadline = time.time() + 180
-        while time.time() < deadline:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
-        from service.http_load import encode_posts, run_closed_loop
+        server.wait_ready()
+        from benchmarks.http_load import encode_posts, run_closed_loop
 
         posts = encode_posts(url, "/classify", [
             {"quotes": [{"text": q.text, "speaker": q.speaker, "context": q.context}]} for q in quotes
@@ -292,20 +284,9 @@ def run_http(tag: str, quotes: list[QuoteInput], levels: list[int], requests_per
                     results[f"c{level}"] = summary
     finally:
         stop.set()
-        import signal
-
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(30)
+        server.stop()
     results["peak_rss_mib"] = round(peak_rss / 2**20, 1)
     return results
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 SINGLE_QUOTES = 50  # the single-quote latency and the bare forward pass it is compared with use the same quotes
@@ -319,9 +300,9 @@ def bare_forward_ms(pred: Predictor, quotes: list[QuoteInput]) -> float:
 
 
 # ------------------------------------------------------------------- main
-def bench_main(argv: list[str]) -> int:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    parser = argparse.ArgumentParser(prog="stance bench", description=__doc__.split("\n\n")[0])
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("bench", help="measure scoring speed against same-run baselines (pip install -e '.[bench]')",
+                            description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=None, help="model tag (default: STANCE_MODEL_TAG or newest)")
     parser.add_argument("-n", type=int, default=20000, help="quotes in the workload")
     parser.add_argument("--per-quote-n", type=int, default=1000, help="quotes for the slow per-quote baseline")
@@ -332,7 +313,10 @@ def bench_main(argv: list[str]) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per in-process row (best kept)")
     parser.add_argument("--skip", default="", help="comma-separated rows to skip (e.g. onnxruntime,http)")
     parser.add_argument("--json", default="bench_results/latest.json")
-    args = parser.parse_args(argv)
+    parser.set_defaults(func=bench_main)
+
+
+def bench_main(args: argparse.Namespace) -> int:
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     torch.set_num_threads(args.threads)
 

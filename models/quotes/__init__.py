@@ -1,0 +1,1 @@
+"""Quote extraction: marks, the spaCy parse, speakers, contexts (see ``extractor``)."""

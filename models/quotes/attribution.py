@@ -1,0 +1,344 @@
+"""Who said a quotation: the speech verb next to it, that verb's subject, and what the subject refers to.
+
+Works on the masked parse (each quote is one placeholder word), so for
+`“Quote,” Peskov told reporters.` the parser sees a short sentence and gives
+``told`` with subject ``Peskov``.  Then the subject is resolved: a full name
+stays, a bare surname becomes the full name used earlier, a pronoun the
+nearest compatible person, "the spokeswoman" the last person with that
+role, an institution stays as written.  A quote with no speech verb in its
+sentence takes the speaker announced by a colon just before it, an interview
+turn its label, and a quote-only paragraph the speaker of the paragraph
+before.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from models.quotes.language import PLACEHOLDER
+from models.quotes.lexicon import SPEECH_VERBS, WEAK_SPEECH, actor_in
+from models.quotes.people import Person, Registry, clean_name, looks_like_person, proper_name_at
+
+PRONOUNS = frozenset("he she they it we i him her them".split())
+QUOTE_MARKS = frozenset("“”„«»‹›\"‘’'")
+JUNK_SUBJECTS = frozenset(
+    "and but or who which that what this these those it there here one some all both gmt utc the military "
+    "both sides the two sides the sides everyone nobody others".split() + ["both sides", "the two sides", "the sides", "the military"])
+_SUBJECT_DEPS = ("nsubj", "nsubjpass", "csubj")
+
+
+@dataclass(frozen=True)
+class Attribution:
+    speaker: str
+    person: Person | None
+    how: str  # "verb", "according", "colon", "turn", "continued", "none": how it was found
+    verb: str = ""
+
+
+def is_speech_verb(token: Any) -> bool:
+    return token.text.lower() in SPEECH_VERBS and token.pos_ in ("VERB", "AUX")
+
+
+def _noun_phrase(token: Any) -> Any:
+    """The subject's phrase without appositions, relative clauses or trailing adverbials."""
+    doc = token.doc
+    keep = [t for t in token.subtree if not any(a.dep_ in ("appos", "relcl", "acl", "advcl", "punct") and a.i != token.i
+                                                 for a in _ancestors_until(t, token))]
+    if not keep:
+        return doc[token.i : token.i + 1]
+    lo = min(t.i for t in keep)
+    hi = max(t.i for t in keep)
+    while hi > lo and doc[hi].dep_ in ("punct", "cc") or doc[hi].text in (",", "—", "–"):
+        hi -= 1
+    return doc[lo : hi + 1]
+
+
+def _proper_tail(span: Any) -> Any | None:
+    """The run of capitalised proper-noun tokens ending the phrase ('... outlet ILand TV' -> 'ILand TV'),
+    hyphenated names kept whole ('Saffari-Rad', 'Ben-Dror')."""
+    doc = span.doc
+    i = span.end
+    while i > span.start:
+        t = doc[i - 1]
+        joined = t.text in ("-", "‐") and i - 2 >= span.start and not doc[i - 2].whitespace_ and not t.whitespace_
+        if (t.pos_ == "PROPN" and t.text[:1].isupper()) or joined:
+            i -= 1
+            continue
+        break
+    while i < span.end and doc[i].text in ("-", "‐"):
+        i += 1
+    return doc[i : span.end] if i < span.end else None
+
+
+def _personal_evidence(phrase: Any, tail: Any) -> bool:
+    """A title stripped from the name, a personal role noun before it, or a known first name: a person."""
+    from models.quotes.lexicon import gender_of_first_name
+
+    cleaned = clean_name(tail.text)
+    if len(cleaned.split()) < 2:
+        return False
+    if cleaned != tail.text.strip() or gender_of_first_name(cleaned):
+        return True
+    before = {t.text.lower() for t in phrase if t.i < tail.start}
+    return bool(before & {"spokesman", "spokeswoman", "spokesperson", "minister", "ambassador", "envoy", "general",
+                          "commander", "adviser", "advisor", "aide", "lawmaker", "analyst", "official", "deputy",
+                          "president", "premier", "chairman", "chairwoman", "director", "chief", "head", "mp", "mk"})
+
+
+def _ancestors_until(t: Any, stop: Any) -> list[Any]:
+    out = [t]
+    while t.i != stop.i and t.head.i != t.i:
+        t = t.head
+        out.append(t)
+    return out
+
+
+class Attributor:
+    """Finds speakers for the quotes of one parsed, masked article."""
+
+    def __init__(self, doc: Any, registry: Registry, to_original, placeholder_token: dict[int, list[int]]) -> None:
+        self.doc = doc
+        self.registry = registry
+        self.to_original = to_original
+        self.placeholder_token = placeholder_token  # quote index -> token indices of its placeholders
+        self.recent: list[Person] = []  # speakers and sentence subjects, most recent first
+
+    # ------------------------------------------------------------ resolve
+    def resolve(self, phrase_span: Any) -> tuple[str, Person | None]:
+        """A subject phrase -> (speaker as an analyst files it, the person or body it is)."""
+        text = phrase_span.text.strip(" ,;:—–")
+        text = re.split(r"\s[—–]\s|\s-\s", text)[-1]  # a dateline or a live blog's time stamp before it
+        text = re.sub(r"^(?:and|but|then|so|while|as|also|that)\s+", "", text, flags=re.I).strip(" ,;:")
+        if text != phrase_span.text.strip(" ,;:—–"):
+            cut = phrase_span.text.rfind(text)
+            phrase_span = phrase_span.doc.char_span(phrase_span.start_char + cut, phrase_span.start_char + cut + len(text),
+                                                    alignment_mode="expand") or phrase_span
+        at = self.to_original(phrase_span.start_char)
+        low = text.lower()
+        if not text or PLACEHOLDER in text.split() or low in JUNK_SUBJECTS:
+            return "", None
+        if low in PRONOUNS:
+            person = self.registry.by_pronoun(low, at, prefer=self.recent)
+            return (person.name, person) if person else ("", None)
+        doc = phrase_span.doc
+        tail = _proper_tail(phrase_span)
+        names = [clean_name(e.text) for e in phrase_span.ents if e.label_ == "PERSON"]
+        if tail is not None:
+            names.append(clean_name(tail.text))
+        names = [n for n in names if looks_like_person(n)]
+        # A name the article already knows, whatever the NER made of it this time ("Zakharova" as an ORG).
+        for name in names:
+            person = self.registry.find_name(name, at)
+            if person is not None and not person.is_body:
+                self._learn_description(person, phrase_span, name)
+                return person.name, person
+        ner_says_place = tail is not None and any(
+            e.label_ in ("ORG", "GPE", "NORP", "LOC", "FAC") and e.start <= tail.start < e.end for e in doc.ents)
+        if ner_says_place and tail is not None and _personal_evidence(phrase_span, tail):
+            ner_says_place = False  # "ministry spokesman Major General Igor Konashenkov" tagged as an ORG
+        person_names = [clean_name(e.text) for e in phrase_span.ents if e.label_ == "PERSON"]
+        if not person_names and tail is not None and not ner_says_place:
+            person_names = [clean_name(tail.text)]
+        person_names = [n for n in person_names if looks_like_person(n)]
+        if person_names:
+            name = person_names[-1]
+            if len(name.split()) == 1:
+                name = self.full_name_in_text(name, at) or name
+            person = self.registry.find_name(name, at) or self.registry.mention(name, at)
+            self._learn_description(person, phrase_span, name)
+            return person.name, person
+        if phrase_span.root.pos_ == "NOUN" and re.match(r"^(?:the|this|that)\b", low):
+            person = self.registry.by_role(text, at)
+            if person is not None:
+                return person.name, person
+        if tail is not None and tail.start > phrase_span.start and phrase_span.root.i >= tail.start:
+            # "The Russian-language Israeli media outlet ILand TV": the outlet's name, the rest its description
+            body = self.registry.body(tail.text, at)
+            self.registry.describe(body, doc[phrase_span.start : tail.start].text)
+            return body.name, body
+        body = self.registry.body(text, at)
+        return body.name, body
+
+    def _learn_description(self, person: Person, phrase_span: Any, name: str) -> None:
+        """'Foreign Ministry spokeswoman Maria Zakharova' said: learn the role that came with the name."""
+        rest = re.sub(re.escape(name), " ", phrase_span.text).strip(" ,")
+        rest = re.sub(r"^(?:the|a|an)\s+", "", rest, flags=re.I)
+        if rest and re.search(r"[a-z]{3}", rest) and rest.lower() not in PRONOUNS:
+            self.registry.describe(person, rest)
+
+    def full_name_in_text(self, surname: str, at: int) -> str:
+        """'Rotem' -> 'Yuval Rotem' when the article named him in full earlier (whatever the NER made of it)."""
+        doc = self.doc
+        best = ""
+        for t in doc:
+            if self.to_original(t.idx) >= at:
+                break
+            if t.text == surname.split("-")[-1] and t.i > 0:
+                tail = _proper_tail(doc[max(0, t.i - 5) : t.i + 1])
+                if tail is None:
+                    continue
+                candidate = clean_name(tail.text)
+                if looks_like_person(candidate) and len(candidate.split()) > 1:
+                    best = candidate
+        return best
+
+    # --------------------------------------------------------- find verb
+    def speech_verb_for(self, tokens: Sequence[Any]) -> Any | None:
+        """The speech verb that governs or sits next to the placeholder tokens, in their sentence."""
+        sent = tokens[0].sent
+        verbs = [t for t in sent if is_speech_verb(t) and t.text != PLACEHOLDER]
+        if not verbs:
+            return None
+        first = tokens[0]
+        governing = [v for v in verbs if any(v in tok.ancestors for tok in tokens)]
+        if governing:
+            return min(governing, key=lambda v: abs(v.i - first.i))
+        strong = [v for v in verbs if v.text.lower() not in WEAK_SPEECH] or verbs
+        return min(strong, key=lambda v: abs(v.i - first.i))
+
+    def subject_of(self, verb: Any) -> Any | None:
+        """The verb's subject phrase; through 'and added', 'adding', 'quoted X as saying', 'according to'."""
+        if verb.text.lower() in ("quoted", "cited"):
+            for child in verb.children:
+                if child.dep_ in ("dobj", "obj"):
+                    return _noun_phrase(child)
+        for child in verb.children:
+            if child.dep_ in _SUBJECT_DEPS and child.text != PLACEHOLDER:
+                return _noun_phrase(child)
+            if child.dep_ == "agent":  # "was said by X"
+                for g in child.children:
+                    if g.dep_ == "pobj":
+                        return _noun_phrase(g)
+        if verb.dep_ in ("conj", "advcl", "xcomp", "ccomp") and verb.head.i != verb.i:
+            head = verb.head
+            if head.text.lower() in ("quoted", "cited") or is_speech_verb(head) or verb.dep_ in ("conj", "advcl", "xcomp"):
+                return self.subject_of(head) if head.i != verb.i else None
+        return None
+
+    def according_to(self, sent: Any) -> Any | None:
+        for t in sent:
+            if t.text.lower() == "according" and t.i + 1 < len(self.doc) and self.doc[t.i + 1].text.lower() == "to":
+                objs = [c for c in self.doc[t.i + 1].children if c.dep_ == "pobj"]
+                if objs:
+                    return _noun_phrase(objs[0])
+        return None
+
+    # --------------------------------------------------------------- main
+    def after_quote(self, tokens: Sequence[Any]) -> Any | None:
+        """'“…,” Peskov told reporters' / '“…,” said Maria Zakharova': the subject right after the quote."""
+        doc = self.doc
+        j = tokens[-1].i + 1
+        while j < len(doc) and (doc[j].is_punct or doc[j].text in QUOTE_MARKS) and doc[j].text not in (".", "!", "?"):
+            j += 1
+        if j >= len(doc) or doc[j].is_sent_start and j != tokens[-1].i + 1 and doc[j - 1].text in (".", "!", "?"):
+            return None
+        for k in range(j, min(j + 9, len(doc))):
+            t = doc[k]
+            if t.text in (".", "!", "?", ";") or t.text == PLACEHOLDER or "\n" in t.text:
+                return None
+            if is_speech_verb(t):
+                if k == j:  # "said X"
+                    m = k + 1
+                    while m < len(doc) and doc[m].pos_ in ("DET", "PROPN", "NOUN", "ADJ", "PART") and doc[m].text not in (",", "."):
+                        m += 1
+                    return doc[k + 1 : m] if m > k + 1 else None
+                words = [x for x in doc[j:k] if x.pos_ != "ADV" and x.dep_ not in ("aux", "neg", "auxpass")]
+                if not words:
+                    return None
+                return doc[words[0].i : words[-1].i + 1]
+        return None
+
+    def attribute(self, quote_index: int, previous: Attribution | None, continued: bool,
+                  colon_before: Any | None, paragraph_subject: Person | None = None) -> Attribution:
+        tokens = [self.doc[i] for i in self.placeholder_token.get(quote_index, [])]
+        if not tokens:
+            return Attribution("", None, "none")
+        attempts = []
+        trailing = self.after_quote(tokens)
+        if trailing is not None:
+            attempts.append((trailing, "verb"))
+        verb = self.speech_verb_for(tokens)
+        if verb is not None:
+            phrase = self.subject_of(verb)
+            if phrase is not None and not any(t.text == PLACEHOLDER for t in phrase):
+                attempts.append((phrase, "verb"))
+        phrase = self.according_to(tokens[0].sent)
+        if phrase is not None:
+            attempts.append((phrase, "according"))
+        if colon_before is not None:
+            phrase = self.subject_of(colon_before)
+            if phrase is not None:
+                attempts.append((phrase, "colon"))
+        named = self.name_before_colon(tokens)
+        if named is not None:
+            attempts.append((named, "colon"))
+        for phrase, how in attempts:
+            speaker, person = self.resolve(phrase)
+            if speaker:
+                return self._found(speaker, person, how, verb.text if verb is not None else "")
+        if previous is not None and previous.speaker and continued:
+            return Attribution(previous.speaker, previous.person, "continued")
+        if paragraph_subject is not None:  # "X told Channel 2 where he thinks the key lies. “…”"
+            return self._found(paragraph_subject.name, paragraph_subject, "continued")
+        return Attribution("", None, "none", verb.text if verb is not None else "")
+
+    def _found(self, speaker: str, person: Person | None, how: str, verb: str = "") -> Attribution:
+        if person is not None and not person.is_body:
+            self.remember(person)
+        return Attribution(speaker, person, how, verb)
+
+    def note_subjects(self, sent: Any) -> Person | None:
+        """The person a narrative sentence is about (its subject, or the name in apposition to it)
+        becomes the likeliest antecedent for the next pronoun; returned for the paragraph's record."""
+        for t in sent:
+            if t.dep_ not in _SUBJECT_DEPS or t.head.pos_ not in ("VERB", "AUX"):
+                continue
+            candidates = [t] if t.pos_ == "PROPN" else [c for c in t.children if c.dep_ == "appos" and c.pos_ == "PROPN"]
+            for c in candidates:
+                name = proper_name_at(c)
+                if not looks_like_person(name) or name == PLACEHOLDER:
+                    continue
+                at = self.to_original(c.idx)
+                person = self.registry.find_name(name, at)
+                if person is None and (len(name.split()) > 1 or self.full_name_in_text(name, at)):
+                    ent = c.ent_type_
+                    if ent in ("", "PERSON") or c.dep_ == "appos":
+                        person = self.registry.mention(self.full_name_in_text(name, at) or name, at)
+                if person is not None and not person.is_body:
+                    self.remember(person)
+                    return person
+        return None
+
+    def remember(self, person: Person) -> None:
+        if person in self.recent:
+            self.recent.remove(person)
+        self.recent.insert(0, person)
+
+    def name_before_colon(self, tokens: Sequence[Any]) -> Any | None:
+        """'13:40 GMT — Netanyahu, in a video statement: “…”': the name that opens the clause before the colon."""
+        first = tokens[0]
+        j = first.i - 1
+        while j >= 0 and self.doc[j].text in QUOTE_MARKS:
+            j -= 1
+        if j < 0 or self.doc[j].text != ":":
+            return None
+        sent = first.sent
+        for t in sent:
+            if t.i >= j:
+                break
+            if t.pos_ == "PROPN" and t.text[:1].isupper() and t.text != PLACEHOLDER:
+                end = t.i
+                while end + 1 < j and (self.doc[end + 1].pos_ == "PROPN" or self.doc[end + 1].text in ("-",)):
+                    end += 1
+                span = self.doc[t.i : end + 1]
+                if looks_like_person(clean_name(span.text)):
+                    return span
+        return None
+
+
+def speaker_actor(person: Person | None, speaker: str) -> str:
+    if person is not None and person.actor:
+        return person.actor
+    return actor_in(speaker)

@@ -1,0 +1,283 @@
+"""Every quotation of an article, with its speaker, the speaker's role and actor, and its context.
+
+One pass over the article: find the marked spans, mask them, parse the
+masked text once, then walk its sentences in order, registering the people
+and bodies each names before attributing the quotes it holds, so a pronoun
+or a bare surname resolves only to someone already named.  Cost grows
+linearly with the article's length.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from models.quotes import marks
+from models.quotes.attribution import Attribution, Attributor, is_speech_verb, speaker_actor
+from models.quotes.context import quote_context
+from models.quotes.language import PLACEHOLDER, mask_quotes, parse
+from models.quotes.lexicon import ROLE_NOUNS
+from models.quotes.people import Person, Registry, clean_name, looks_like_person, proper_name_at, role_of
+
+MIN_WORDS_UNATTRIBUTED = 4  # shorter marked spans with no speech verb are scare quotes, not speech
+_SCARE_CUES = re.compile(
+    r"(?:so-called|so called|dubbed|term(?:ed)?|the words?|the phrase|known as|titled|entitled|called it|"
+    r"operation|book|film|movie|novel|report|slogan|hashtag|banner|headline|programme|program|series|exercise|"
+    r"campaign|nicknamed|brand(?:ed)?|label(?:led|ed)?)\s*[,:]?\s*$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class ExtractedQuote:
+    """One quotation: its words, who said it, the sentences around it, where it is."""
+
+    text: str
+    speaker: str
+    context: str
+    start: int  # offset of the first quoted character in the article
+    end: int  # offset just past the last quoted character
+    spans: tuple[tuple[int, int], ...] = field(default=())
+    kind: str = "direct"  # "direct" (in marks or an interview turn) or "indirect" (reported speech)
+    partial: bool = False  # a fragment inside a sentence ('called the strike “a gross violation”')
+    speaker_role: str = ""
+    speaker_affiliation: str = ""
+    speaker_actor: str = ""
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[\w’'-]+", text)
+
+
+class _Sentences:
+    """Sentence bounds in original offsets, with a bisect lookup."""
+
+    def __init__(self, bounds: list[tuple[int, int]]) -> None:
+        self.bounds = bounds
+        self.starts = [a for a, _ in bounds]
+
+    def index_at(self, pos: int) -> int:
+        return max(0, bisect.bisect_right(self.starts, pos) - 1)
+
+
+def article_sentences(article: str) -> list[tuple[int, int]]:
+    """The sentence bounds the extractor cuts contexts from (the corpus builder uses the same)."""
+    return Extraction(article).sentences.bounds
+
+
+def extract_quotes(article: str, include_indirect: bool = False) -> list[ExtractedQuote]:
+    """Every quotation in ``article`` in order of appearance; with ``include_indirect``, reported speech too."""
+    return Extraction(article).run(include_indirect)
+
+
+class Extraction:
+    def __init__(self, article: str) -> None:
+        self.article = article
+        self.spans = marks.find_spans(article)
+        self.masked = mask_quotes(article, [s.parts for s in self.spans])
+        self.doc = parse(self.masked.text)
+        self.to_original = self.masked.to_original
+        self.placeholder_token: dict[int, list[int]] = {}
+        for token in self.doc:
+            qi = self.masked.placeholders.get(token.idx)
+            if qi is not None and token.text == PLACEHOLDER:
+                self.placeholder_token.setdefault(qi, []).append(token.i)
+        self.sentences = _Sentences(self._sentence_bounds())
+        self.paragraph_starts = [0] + [m.end() for m in re.finditer(r"\n\s*\n", article)]
+        self.registry = Registry()
+        self.attributor = Attributor(self.doc, self.registry, self.to_original, self.placeholder_token)
+
+    def _sentence_bounds(self) -> list[tuple[int, int]]:
+        bounds = []
+        for sent in self.doc.sents:
+            a = self.to_original(sent.start_char)
+            b = self.to_original(sent.end_char) if sent.end_char < len(self.masked.text) else len(self.article)
+            # a sentence that ends in a placeholder ends where its quote's closing mark ends
+            last = self.doc[sent.end - 1]
+            if last.text == PLACEHOLDER or (sent.end >= 2 and self.doc[sent.end - 2].text == PLACEHOLDER):
+                qi = self.masked.placeholders.get(
+                    last.idx if last.text == PLACEHOLDER else self.doc[sent.end - 2].idx)
+                if qi is not None:
+                    b = max(b, self.spans[qi].close_at)
+            while b > a and self.article[b - 1].isspace():
+                b -= 1
+            if b > a:
+                bounds.append((a, b))
+        # split at paragraph breaks the parser ran over
+        out = []
+        for a, b in bounds:
+            cut = a
+            for m in re.finditer(r"\n\s*\n|\n", self.article[a:b]):
+                piece = (cut, a + m.start())
+                if self.article[piece[0]:piece[1]].strip():
+                    out.append(piece)
+                cut = a + m.end()
+            if self.article[cut:b].strip():
+                out.append((cut, b))
+        return sorted(out)
+
+    # -------------------------------------------------------------- main
+    def run(self, include_indirect: bool) -> list[ExtractedQuote]:
+        by_sentence: dict[int, list[int]] = {}
+        for qi, toks in self.placeholder_token.items():
+            by_sentence.setdefault(self.doc[toks[0]].sent.start, []).append(qi)
+        interviewee = None
+        results: dict[int, ExtractedQuote] = {}
+        previous: Attribution | None = None
+        prev_quote_para = -2
+        subject_para, paragraph_subject = -1, None
+        for sent in self.doc.sents:
+            self._register(sent)
+            sent_para = bisect.bisect_right(self.paragraph_starts, self.to_original(sent.start_char))
+            for qi in sorted(by_sentence.get(sent.start, [])):
+                span = self.spans[qi]
+                para = bisect.bisect_right(self.paragraph_starts, span.open_at)
+                if span.turn_label:
+                    attribution, interviewee = self._turn(span, interviewee)
+                    if attribution is None:
+                        continue
+                else:
+                    colon = self._colon_verb(qi, sent)
+                    continued = prev_quote_para >= 0 and (
+                        para == prev_quote_para or (self._quote_only_paragraph(span) and para - prev_quote_para == 1))
+                    attribution = self.attributor.attribute(
+                        qi, previous, continued, colon, paragraph_subject if subject_para == para else None)
+                if not self._is_speech(span, attribution):
+                    continue
+                results[qi] = self._build(span, attribution)
+                previous = attribution
+                prev_quote_para = para
+            subject = self.attributor.note_subjects(sent)
+            if subject is not None:
+                subject_para, paragraph_subject = sent_para, subject
+        out = [results[k] for k in sorted(results)]
+        if include_indirect:
+            from models.quotes.indirect import reported_speech
+
+            out += reported_speech(self)
+            out.sort(key=lambda q: q.start)
+        return out
+
+    def _register(self, sent: Any) -> None:
+        for ent in sent.ents:
+            at = self.to_original(ent.start_char)
+            if ent.label_ == "PERSON":
+                name = clean_name(ent.text)
+                if looks_like_person(name) and PLACEHOLDER not in name.split():
+                    role, affiliation = role_of(ent)
+                    self.registry.mention(name, at, role=role, affiliation=affiliation)
+            elif ent.label_ == "ORG" and PLACEHOLDER not in ent.text:
+                self.registry.body(ent.text, at)
+        # A person the NER missed or took for a place: a proper-name subject with a "who" clause
+        # or a role in apposition ("Heshmatollah Falahatpisheh, who chairs ...", "X, a spokesman for Y").
+        for t in sent:
+            if t.pos_ != "PROPN" or t.dep_ not in ("nsubj", "nsubjpass", "appos", "pobj") or t.ent_type_ == "PERSON":
+                continue
+            name = proper_name_at(t)
+            if not name or len(name.split()) < 2 or not looks_like_person(name):
+                continue
+            personal = any(c.dep_ == "relcl" and any(g.text.lower() == "who" for g in c.children) for c in t.children) \
+                or any(c.dep_ == "appos" and c.text.lower() in ROLE_NOUNS for c in t.children) \
+                or not t.ent_type_
+            if personal and self.registry.find_name(name, self.to_original(t.idx)) is None:
+                role = ""
+                for c in t.children:
+                    if c.dep_ == "appos":
+                        role = self.doc[c.left_edge.i : c.right_edge.i + 1].text
+                self.registry.mention(name, self.to_original(t.idx), role=role)
+
+    def _colon_verb(self, qi: int, sent: Any) -> Any | None:
+        """'Lavrov said:' just before the quote (same or previous sentence): that verb."""
+        span = self.spans[qi]
+        before = self.article[max(0, span.open_at - 300): span.open_at].rstrip(" \n\t“\"«„‘")
+        if not before.endswith(":"):
+            return None
+        candidates = [t for t in sent if is_speech_verb(t) and self.to_original(t.idx) < span.open_at]
+        if not candidates and sent.start > 0:
+            prev = self.doc[sent.start - 1].sent
+            candidates = [t for t in prev if is_speech_verb(t)]
+        return candidates[-1] if candidates else None
+
+    def _quote_only_paragraph(self, span: marks.Span) -> bool:
+        start = self.article.rfind("\n", 0, span.open_at) + 1
+        return not self.article[start:span.open_at].strip()
+
+    def _turn(self, span: marks.Span, interviewee: Attribution | None) -> tuple[Attribution | None, Attribution | None]:
+        label = span.turn_label
+        if label.lower() in ("q", "question"):
+            return None, interviewee
+        at = span.open_at
+        if label.lower() in ("a", "answer"):
+            if interviewee is None:
+                people = [p for p in self.registry.people if not p.is_body and p.first_seen < at]
+                if not people:
+                    return None, None
+                main = max(people, key=lambda p: (len(p.name.split()) > 1, -p.first_seen))
+                interviewee = Attribution(main.name, main, "turn")
+            return interviewee, interviewee
+        name = clean_name(label.title() if label.isupper() else label)
+        person = self.registry.find_name(name, at)
+        if person is None:
+            return None, interviewee  # the interviewer or the outlet asking
+        return Attribution(person.name, person, "turn"), interviewee
+
+    def _is_speech(self, span: marks.Span, attribution: Attribution) -> bool:
+        """Scare quotes, titles and nicknames are marked but nobody says them."""
+        if span.turn_label:
+            return True
+        text = span.text(self.article)
+        words = _words(text)
+        before = self.article[max(0, span.open_at - 40): span.open_at]
+        if _SCARE_CUES.search(before.rstrip(" “\"«„‘'")):
+            return False
+        trailing_attribution = text.rstrip().endswith((",", "?", "!")) and attribution.how == "verb"
+        if len(words) <= 2:
+            return trailing_attribution
+        if attribution.how in ("verb", "according", "colon", "continued"):
+            if len(words) <= 6 and all(w[:1].isupper() for w in words) and not trailing_attribution:
+                return False  # a title or a name in quotes ("Operation Northern Shield")
+            return len(words) >= MIN_WORDS_UNATTRIBUTED or trailing_attribution or attribution.how == "verb"
+        if len(words) < MIN_WORDS_UNATTRIBUTED:
+            return False
+        if len(words) <= 8 and all(w[:1].isupper() for w in words):
+            return False
+        return True
+
+    def _build(self, span: marks.Span, attribution: Attribution) -> ExtractedQuote:
+        person = attribution.person
+        role = person.role if person is not None and not person.is_body else ""
+        affiliation = person.affiliation if person is not None else ""
+        sentence_start = self.sentences.bounds[self.sentences.index_at(span.open_at)][0]
+        lead = self.article[sentence_start: span.open_at].strip()
+        text = span.text(self.article)
+        first_alpha = next((c for c in text if c.isalpha()), "")
+        partial = bool(first_alpha.islower()) or (
+            bool(lead) and not lead.endswith((":", ",", "—", "–")) and not span.turn_label
+            and not text.rstrip().endswith((".", "!", "?", ",", "…"))
+        )
+        lo = self.sentences.index_at(span.open_at)
+        hi = self.sentences.index_at(span.close_at - 1)
+        window = self.sentences.bounds[max(0, lo - 1): hi + 2]
+        context = quote_context(self.article, window, span.parts)
+        return ExtractedQuote(
+            text=text,
+            speaker=attribution.speaker,
+            context=context,
+            start=span.start,
+            end=span.end,
+            spans=tuple(span.parts),
+            kind="direct",
+            partial=partial,
+            speaker_role=role,
+            speaker_affiliation=affiliation,
+            speaker_actor=speaker_actor(person, attribution.speaker) if attribution.speaker else "",
+        )
+
+    def sentence_bounds(self) -> list[tuple[int, int]]:
+        return self.sentences.bounds
+
+
+def person_of(registry: Registry, name: str, at: int) -> Person | None:
+    return registry.find_name(name, at)

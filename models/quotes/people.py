@@ -1,0 +1,230 @@
+"""Who is who in an article: people and bodies named outside the quotes, their roles, gender and actor.
+
+The registry is filled in article order; attribution asks it "who is 'he'
+here?", "who is 'Zakharova'?", "who is 'the spokeswoman'?" at a given
+offset, and it answers from what was said before that point.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from models.quotes.lexicon import (
+    FEMALE_WORDS,
+    KNOWN_SPEAKERS,
+    MALE_WORDS,
+    ROLE_NOUNS,
+    TITLES,
+    actor_in,
+    gender_of_first_name,
+    gender_of_surname,
+)
+
+_NAME_TOKEN = re.compile(r"^[A-ZÀ-ÖØ-ÞĀ-ſ][\w'’.-]*$")
+
+
+@dataclass
+class Person:
+    name: str  # the fullest form seen ("Maria Zakharova")
+    first_seen: int
+    last_seen: int
+    gender: str | None = None  # "f", "m" or unknown
+    role: str = ""
+    affiliation: str = ""
+    actor: str = ""
+    is_body: bool = False  # an institution or outlet ("the Kremlin", "IRNA")
+    roles_words: set[str] = field(default_factory=set)
+
+    @property
+    def surname(self) -> str:
+        return self.name.split()[-1] if self.name.split() else ""
+
+
+def clean_name(text: str) -> str:
+    """'Prime Minister Benjamin Netanyahu's' -> 'Benjamin Netanyahu'; 'U.S. Ambassador Mike Waltz' -> 'Mike Waltz'."""
+    text = re.sub(r"[’']s$", "", text.strip()).strip(" ,.;:")
+    words = text.split()
+    while len(words) > 1 and (
+        words[0].lower().strip(",") in TITLES
+        or re.match(r"^(?:[A-Z]\.){2,}$", words[0])  # U.S., U.N.
+        or re.search(r"[’']s$", words[0])  # Russia's ambassador ...
+        or (words[0].isupper() and len(words[0]) <= 4 and len(words) > 2)  # UN, IDF, MFA
+    ):
+        words = words[1:]
+    return " ".join(w.strip(",") for w in words)
+
+
+def looks_like_person(name: str) -> bool:
+    words = name.split()
+    return 1 <= len(words) <= 5 and all(_NAME_TOKEN.match(w) or w.lower() in {"al", "bin", "ibn", "de", "van", "von", "ben", "abu", "el"} or re.match(r"^(?:al|el|bin|ben|abu)-\w", w, re.I) for w in words)
+
+
+class Registry:
+    """People and bodies in mention order, with lookups by surname, pronoun and role."""
+
+    def __init__(self) -> None:
+        self.people: list[Person] = []
+        self.by_surname: dict[str, list[Person]] = {}
+
+    # ------------------------------------------------------------- adding
+    def mention(self, name: str, at: int, role: str = "", affiliation: str = "", gender: str | None = None) -> Person:
+        name = clean_name(name)
+        person = self.find_name(name, at) if name else None
+        if person is None:
+            person = Person(name=name, first_seen=at, last_seen=at)
+            self.people.append(person)
+        elif len(name.split()) > len(person.name.split()):
+            person.name = name  # "Zakharova" seen before "Maria Zakharova": keep the fullest form
+        person.last_seen = at
+        self.by_surname.setdefault(person.surname.lower(), [])
+        if person not in self.by_surname[person.surname.lower()]:
+            self.by_surname[person.surname.lower()].append(person)
+        self._learn(person, role, affiliation, gender)
+        return person
+
+    def body(self, name: str, at: int) -> Person:
+        """An institution or outlet; a shorter name of one already seen ('Foreign Ministry') is that one."""
+        name = name.strip(" ,;:")
+        key = re.sub(r"^(?:the|a|an)\s+", "", name.lower())
+        for p in reversed(self.people):
+            if not p.is_body:
+                continue
+            other = re.sub(r"^(?:the|a|an)\s+", "", p.name.lower())
+            if other == key or (len(key.split()) >= 2 and other.endswith(" " + key)):
+                p.last_seen = at
+                return p
+            if len(other.split()) >= 2 and key.endswith(" " + other):
+                p.name = name  # the fuller form wins
+                p.last_seen = at
+                return p
+        person = Person(name=name, first_seen=at, last_seen=at, is_body=True, actor=actor_in(name))
+        person.roles_words = {w for w in re.findall(r"[a-z]+", name.lower()) if w in ROLE_NOUNS}
+        self.people.append(person)
+        return person
+
+    def describe(self, person: Person, description: str) -> None:
+        """A role or description met later ('the spokeswoman', 'the hardline daily')."""
+        self._learn(person, description, "", None)
+
+    def _learn(self, person: Person, role: str, affiliation: str, gender: str | None) -> None:
+        role = role.strip(" ,")
+        if role and (not person.role or len(role) > len(person.role)):
+            person.role = role
+        if affiliation and not person.affiliation:
+            person.affiliation = affiliation.strip(" ,")
+        words = {w for w in re.findall(r"[a-z]+", role.lower())}
+        person.roles_words |= {w for w in words if w in ROLE_NOUNS}
+        if gender:
+            person.gender = person.gender or gender
+        elif person.gender is None:
+            if words & {w.rstrip(".") for w in FEMALE_WORDS}:
+                person.gender = "f"
+            elif words & {w.rstrip(".") for w in MALE_WORDS}:
+                person.gender = "m"
+            else:
+                person.gender = gender_of_first_name(person.name) if len(person.name.split()) > 1 else None
+                person.gender = person.gender or gender_of_surname(person.name)
+        if not person.actor:
+            person.actor = actor_in(f"{role} {affiliation}") or KNOWN_SPEAKERS.get(person.surname.lower(), "")
+
+    # ------------------------------------------------------------- lookups
+    def find_name(self, name: str, at: int) -> Person | None:
+        """The person a (possibly bare) name refers to: same surname, compatible first names, latest first."""
+        words = name.split()
+        if not words:
+            return None
+        candidates = self.by_surname.get(words[-1].lower(), [])
+        if len(words) == 1 and not candidates:
+            # a bare first name or a transliteration variant: match any name token
+            candidates = [p for p in self.people if not p.is_body and words[0].lower() in p.name.lower().split()]
+        best = None
+        for p in candidates:
+            if p.first_seen > at or p.is_body:
+                continue
+            if len(words) > 1 and len(p.name.split()) > 1 and p.name.split()[0].lower() != words[0].lower():
+                continue
+            if best is None or p.last_seen > best.last_seen:
+                best = p
+        return best
+
+    def by_pronoun(self, pronoun: str, at: int, prefer: Iterable[Person] = ()) -> Person | None:
+        """The nearest earlier person compatible with a pronoun; ``prefer`` (recent speakers and sentence
+        subjects, most recent first) decides, and gender only rules out, never ranks."""
+        pronoun = pronoun.lower()
+        if pronoun in ("he", "him", "his"):
+            want: set[str | None] = {"m", None}
+        elif pronoun in ("she", "her", "hers"):
+            want = {"f", None}
+        else:
+            want = {"m", "f", None}
+        plural = pronoun in ("they", "we", "them", "their")
+        pool = [p for p in self.people if p.first_seen <= at and p.gender in want and (p.is_body if plural else not p.is_body)]
+        for p in prefer:
+            if p in pool:
+                return p
+        return max(pool, key=lambda p: p.last_seen) if pool else None
+
+    def by_role(self, phrase: str, at: int) -> Person | None:
+        """'the minister', 'the spokeswoman', 'the ministry': the latest person or body with that role."""
+        words = {w for w in re.findall(r"[a-z]+", phrase.lower()) if w in ROLE_NOUNS}
+        if not words:
+            return None
+        actor = actor_in(phrase)
+        pool = [p for p in self.people if p.first_seen <= at and words & p.roles_words and (not actor or p.actor in ("", actor))]
+        return max(pool, key=lambda p: p.last_seen) if pool else None
+
+
+def learn_from_doc(doc: Any, registry: Registry, to_original) -> None:
+    """Register every PERSON (with its title or apposition as role) and every ORG named outside the quotes."""
+    for ent in doc.ents:
+        at = to_original(ent.start_char)
+        if ent.label_ == "PERSON":
+            name = clean_name(ent.text)
+            if not looks_like_person(name) or name == "Quote":
+                continue
+            role, affiliation = role_of(ent)
+            registry.mention(name, at, role=role, affiliation=affiliation)
+        elif ent.label_ == "ORG" and ent.text not in ("Quote",):
+            registry.body(ent.text if not ent.text.lower().startswith("the ") else ent.text, at)
+
+
+def role_of(ent: Any) -> tuple[str, str]:
+    """The role and affiliation stated next to a person's name: 'Kremlin spokesman Dmitry Peskov',
+    'Yuval Rotem, director general of the Israeli Foreign Ministry', 'the Kremlin's spokesman, Peskov'."""
+    root = ent.root
+    doc = ent.doc
+    lo = root.left_edge.i
+    role = ""
+    if lo < ent.start:
+        role = doc[lo : ent.start].text
+        role = re.split(r",|\s[—–]\s", role)[-1]
+        role = re.sub(r"^(?:the|a|an)\s+", "", role.strip(), flags=re.I)
+    affiliation = ""
+    for child in root.children:
+        if child.dep_ == "appos" and child.i >= ent.end:
+            span = doc[child.left_edge.i : child.right_edge.i + 1]
+            role = role or span.text
+            orgs = [e.text for e in span.ents if e.label_ in ("ORG", "NORP", "GPE")]
+            affiliation = orgs[-1] if orgs else ""
+    if root.dep_ == "appos" and root.head.i < ent.start:  # "the Kremlin's spokesman, Dmitry Peskov"
+        head = root.head
+        span = doc[head.left_edge.i : head.i + 1]
+        role = role or span.text
+    if not affiliation:
+        orgs = [e.text for e in doc.ents if e.label_ == "ORG" and e.end <= ent.start and e.start >= ent.start - 6]
+        affiliation = orgs[-1] if orgs and role and orgs[-1] in role else ""
+    return role, affiliation
+
+
+def proper_name_at(token: Any) -> str:
+    """The proper-name run a PROPN token heads or ends ('Heshmatollah Falahatpisheh', 'Saffari-Rad')."""
+    doc = token.doc
+    lo = token.i
+    while lo > 0 and (doc[lo - 1].pos_ == "PROPN" and doc[lo - 1].text[:1].isupper()
+                      or doc[lo - 1].text in ("-", "‐") and not doc[lo - 1].whitespace_ and lo - 2 >= 0 and not doc[lo - 2].whitespace_):
+        lo -= 1
+    while lo < token.i and doc[lo].text in ("-", "‐"):
+        lo += 1
+    return clean_name(doc[lo : token.i + 1].text)
