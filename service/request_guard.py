@@ -30,11 +30,27 @@ from service.api_models import (
 )
 
 API_KEY_ENV = "STANCE_API_KEY"
-OPEN_PATHS = {"/livez", "/readyz", "/healthz", "/metrics", "/", "/docs.json", "/info", "/ui"}
+OPEN_PATHS = {"/livez", "/readyz", "/healthz", "/metrics", "/", "/docs.json", "/info", "/labelling"}
 GUARDED_POSTS: dict[str, type[BaseModel]] = dict(INPUT_MODELS)
 
 # Filled in by the service once its model is loaded; GET /info reads it.
 SERVICE_INFO: dict[str, Any] = {}
+
+
+def _api_page() -> str:
+    from service.openapi_doc import api_page
+
+    return api_page()
+
+
+def _labelling_page() -> str:
+    from service.openapi_doc import labelling_page
+
+    return labelling_page()
+
+
+# GET pages the service answers itself (BentoML's own index page loads a tracking script from the network).
+STATIC_PAGES = {"/": _api_page, "/labelling": _labelling_page}
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -100,7 +116,7 @@ def validation_error(exc: ValidationError) -> RequestError:
     name = next((str(p) for p in reversed(first.get("loc", ())) if isinstance(p, str)), "")
     kind = first.get("type", "")
     ctx = first.get("ctx") or {}
-    status = 413 if (name in ("quotes", "article") and kind in ("too_long", "string_too_long")) else 400
+    status = 400  # a field past its limit is invalid input; 413 is kept for a body over its size limit
     limit = LIMITS.get(name, (None,))[0] if kind in ("too_long", "string_too_long") else None
     message = f"{field or 'body'}: {first.get('msg', 'invalid value')}"
     if kind == "string_pattern_mismatch" and ctx.get("pattern") == NOT_BLANK:
@@ -166,6 +182,14 @@ def check_body(path: str, raw: bytes) -> BaseModel:
         raise validation_error(exc) from None
 
 
+def _key_from_query(scope: Scope) -> dict[str, str]:
+    """The analyst's page may be opened as /ui?key=...: a browser cannot add a header to a page load."""
+    from urllib.parse import parse_qs
+
+    key = parse_qs(scope.get("query_string", b"").decode(errors="replace")).get("key", [""])[0]
+    return {"x-api-key": key} if key else {}
+
+
 class RequestGuard:
     """The middleware itself; BentoML adds it with ``add_asgi_middleware``."""
 
@@ -173,6 +197,29 @@ class RequestGuard:
         self.app = app
         self.max_in_flight = settings().max_concurrency
         self.in_flight = 0
+        self._openapi_doc: dict[str, Any] | None = None
+
+    async def _reply_page(self, send: Send, path: str) -> None:
+        payload = STATIC_PAGES[path]().encode()
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/html; charset=utf-8"),
+                                (b"content-length", str(len(payload)).encode())]})
+        await send({"type": "http.response.body", "body": payload})
+
+    async def _openapi(self, scope: Scope, receive: Receive) -> dict[str, Any]:
+        """BentoML's generated OpenAPI document, made to say what this service is and what it answers."""
+        if self._openapi_doc is None:
+            chunks: list[bytes] = []
+
+            async def capture(message: dict[str, Any]) -> None:
+                if message["type"] == "http.response.body":
+                    chunks.append(message.get("body", b""))
+
+            await self.app(scope, receive, capture)
+            from service.openapi_doc import complete
+
+            self._openapi_doc = complete(json.loads(b"".join(chunks)))
+        return self._openapi_doc
 
     async def _reply(self, send: Send, status: int, body: dict[str, Any], headers: list | None = None) -> None:
         payload = json.dumps(body).encode()
@@ -205,6 +252,8 @@ class RequestGuard:
         method = scope.get("method", "GET")
         headers = {k.decode().lower(): v.decode(errors="replace") for k, v in scope.get("headers", [])}
         try:
+            if path.rstrip("/") == "/ui" and method == "GET":
+                headers = {**headers, **_key_from_query(scope)}
             if path not in OPEN_PATHS and not self._authorised(headers):
                 raise RequestError(401, f"missing or wrong API key: send it as 'Authorization: Bearer <key>' "
                                         f"or 'X-API-Key' (set by {API_KEY_ENV})", "unauthorized", "authorization")
@@ -212,6 +261,12 @@ class RequestGuard:
                 if not SERVICE_INFO:
                     raise RequestError(503, "model is still loading", "overloaded")
                 await self._reply(send, 200, SERVICE_INFO)
+                return
+            if method == "GET" and path in STATIC_PAGES:
+                await self._reply_page(send, path)
+                return
+            if method == "GET" and path == "/docs.json":
+                await self._reply(send, 200, await self._openapi(scope, receive))
                 return
             if path in GUARDED_POSTS:
                 if method != "POST":
@@ -243,6 +298,8 @@ class RequestGuard:
         that lingers reading its body would trip BentoML's own concurrency limit.
         """
         headers = [(b"retry-after", b"1")] if exc.status == 429 else []
+        if exc.status == 405:
+            headers.append((b"allow", b"POST"))
         reusable = exc.body_read or (exc.status not in (413, 429) and await self._drain(receive))
         if not reusable:
             headers.append((b"connection", b"close"))

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import os
-import socket
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from benchmarks.server_harness import ServerProcess, free_port
+
+from models.settings import apply_offline_env  # noqa: E402
+
+apply_offline_env()
 # Tests never touch the user's model store: anything that does not set its own gets a throwaway one.
 os.environ["BENTOML_HOME"] = tempfile.mkdtemp(prefix="stance-tests-bentoml-")
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,3 +105,47 @@ def tiny_model_dir(tmp_path_factory, tiny_backbone) -> Path:
     out = work / "model"
     result.model.save_pretrained(out)
     return out
+
+
+# ---------------------------------------------------------------- real servers (tiny model)
+def register_tiny_model(home: Path, backbone: str, work: Path) -> str:
+    data = write_jsonl(work / "data.jsonl", make_records(48, extra_dyad="russia-turkey"))
+    env = {**os.environ, "BENTOML_HOME": str(home)}
+    out = subprocess.run(
+        [sys.executable, "-m", "service.cli", "train", "--data", str(data), "--backbone", backbone,
+         "--max_steps", "2", "--batch_size", "8", "--work_dir", str(work / "run"), "--seed_quotes", ""],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["status"] == "promoted", result
+    return result["tag"]
+
+
+class Server(ServerProcess):
+    """A server on the tiny model's throwaway store."""
+
+    def __init__(self, home: Path, extra_env: dict | None = None, log: Path | None = None,
+                 target: str = "service.service:StanceService", command: list[str] | None = None,
+                 port: int | None = None):
+        port = port or free_port()
+        super().__init__(env={"BENTOML_HOME": str(home), **(extra_env or {})},
+                         log=log or home / f"serve-{port}.log", target=target, command=command, port=port)
+
+
+@pytest.fixture(scope="session")
+def tiny_store(tmp_path_factory, tiny_backbone):
+    home = tmp_path_factory.mktemp("bentoml-home")
+    tag = register_tiny_model(home, tiny_backbone, tmp_path_factory.mktemp("reg"))
+    return home, tag
+
+
+@pytest.fixture(scope="session")
+def server(tiny_store):
+    home, tag = tiny_store
+    srv = Server(home)
+    try:
+        srv.wait_ready()
+        yield srv
+    finally:
+        srv.stop()

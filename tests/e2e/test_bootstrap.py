@@ -21,7 +21,7 @@ def test_empty_store_builds_default_model_once(tmp_path):
     write_jsonl(data / "train.jsonl", rows[:40])
     write_jsonl(data / "dev.jsonl", rows[40:50])
     write_jsonl(data / "test.jsonl", rows[50:])
-    env = {**os.environ, "BENTOML_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "BENTOML_HOME": str(home)}
     env.pop("STANCE_MODEL_TAG", None)
     code = (
         "from pathlib import Path\n"

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT, SEED_QUOTES, make_records, write_jsonl
-from tests.service.conftest import Server
+from tests.conftest import Server
 
 CORPUS_TRAIN = ROOT / "training" / "data" / "train.jsonl"
 
@@ -26,7 +26,7 @@ def test_train_register_eval_and_serve_real_backbone(tmp_path):
         data.write_text("\n".join(lines) + "\n", encoding="utf-8")
     else:
         data = write_jsonl(tmp_path / "slice.jsonl", make_records(96))
-    env = {**os.environ, "BENTOML_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "BENTOML_HOME": str(home)}
     report = tmp_path / "report.json"
     train = subprocess.run(
         [sys.executable, "-m", "service.cli", "train", "--data", str(data), "--max_steps", "6", "--batch_size", "8",

@@ -162,3 +162,16 @@ def test_bad_dyad_label_or_method_raise_the_projects_errors_naming_the_value(pre
         explain(predictor, QUOTE, "russia-iran", label="friendly")
     with pytest.raises(ExplanationError, match="shap"):
         explain(predictor, QUOTE, "russia-iran", method="shap")
+
+
+def test_offsets_count_code_points_through_accents_emoji_and_dropped_characters(predictor):
+    """Offsets are Python string indices (code points): what the page slices with Array.from."""
+    q = QuoteInput("Le café naïve 🇷🇺 Zakharova’s “no” — döner\u200b ok", "X", "ctx 😀 é, \u00a0 fin")
+    result = explain(predictor, q, "russia-iran")
+    for t in result["tokens"]:
+        source = q.text if t["segment"] == "quote" else q.context
+        assert source[t["start"]:t["end"]] == t["text"]
+    quote_words = [t["text"] for t in _words(result, "quote")]
+    assert "café" in quote_words and "naïve" in quote_words and "Zakharova’s" in quote_words
+    starts = [t["start"] for t in _words(result, "quote")]
+    assert starts == sorted(starts)

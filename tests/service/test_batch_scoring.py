@@ -97,7 +97,7 @@ def test_kill_9_mid_run_then_rerun_gives_identical_file(tmp_path, tiny_store):
     """A real `stance score` process killed with SIGKILL, then the same command again."""
     home, tag = tiny_store
     src = write_input(quotes_frame(300), tmp_path / "in.csv")
-    env = {**os.environ, "BENTOML_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "BENTOML_HOME": str(home)}
     cmd = [sys.executable, "-m", "service.cli", "score", str(src), str(tmp_path / "out.csv"), "--chunk-size", "20",
            "--batch-size", "4", "--no-progress"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -136,7 +136,7 @@ def test_cli_reports_bad_input_without_traceback(tmp_path, tiny_store):
     home, _ = tiny_store
     src = tmp_path / "in.jsonl"
     src.write_text('{"id": "x"}\n')
-    env = {**os.environ, "BENTOML_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "BENTOML_HOME": str(home)}
     out = subprocess.run([sys.executable, "-m", "service.cli", "score", str(src), str(tmp_path / "o.csv"), "--no-progress"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 2

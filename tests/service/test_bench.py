@@ -17,7 +17,7 @@ from tests.conftest import ROOT
 def test_bench_writes_rows_ratios_and_flop_bound(tiny_store, tmp_path):
     home, tag = tiny_store
     out = tmp_path / "bench.json"
-    env = {**os.environ, "BENTOML_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "BENTOML_HOME": str(home)}
     run = subprocess.run(
         [sys.executable, "-m", "service.cli", "bench", "--model", tag, "-n", "48", "--per-quote-n", "8",
          "--rounds", "1", "--skip", "onnxruntime,cli,http", "--json", str(out)],

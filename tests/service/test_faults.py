@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT, make_records, write_jsonl
-from tests.service.conftest import Server
+from tests.conftest import Server
 
 QUOTE = {"text": "We will not accept any attempt to turn Syria into an arena for settling scores.",
          "speaker": "Russian Foreign Ministry", "context": "The ministry commented on the overnight strikes."}
@@ -25,7 +25,7 @@ QUOTE = {"text": "We will not accept any attempt to turn Syria into an arena for
 def serve_and_wait_exit(home: Path, env: dict, timeout: float = 90) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "bentoml", "serve", "service.service:StanceService", "--port", "0"],
-        cwd=ROOT, env={**os.environ, "BENTOML_HOME": str(home), "HF_HUB_OFFLINE": "1", **env},
+        cwd=ROOT, env={**os.environ, "BENTOML_HOME": str(home), **env},
         capture_output=True, text=True, timeout=timeout,
     )
 
@@ -147,7 +147,7 @@ def test_failed_retrain_leaves_the_store_untouched(tiny_store, tiny_backbone, tm
     store = home / "models" / "stance-classifier"
     before = {p.name: (p / "model.safetensors").stat().st_mtime for p in store.iterdir() if p.is_dir()}
     data = write_jsonl(tmp_path / "d.jsonl", make_records(48))
-    env = {**os.environ, "BENTOML_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "BENTOML_HOME": str(home)}
     code = (
         "import sys, models.network as n\n"
         "def boom(self, d): raise OSError('disk full while writing weights')\n"

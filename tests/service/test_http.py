@@ -105,7 +105,7 @@ def test_openapi_lists_both_endpoints_with_examples(server):
         ({"quotes": [{"text": ""}]}, 400, "quotes[0].text", 1),
         ({"quotes": [{"text": 5}]}, 400, "quotes[0].text", None),
         ({"quotes": [{"text": "x" * (MAX_QUOTE_CHARS + 1)}]}, 400, "quotes[0].text", MAX_QUOTE_CHARS),
-        ({"quotes": [{"text": "ok ok"}] * (MAX_QUOTES_PER_REQUEST + 1)}, 413, "quotes", MAX_QUOTES_PER_REQUEST),
+        ({"quotes": [{"text": "ok ok"}] * (MAX_QUOTES_PER_REQUEST + 1)}, 400, "quotes", MAX_QUOTES_PER_REQUEST),
         ({"quotes": []}, 400, "quotes", 1),
         ({"quotes": [{"text": "fine", "colour": "red"}]}, 400, "quotes[0].colour", None),
         ({"quotes": [{"text": "fine", "dyads": ["russia"]}]}, 400, "quotes[0].dyads[0]", None),
@@ -115,7 +115,7 @@ def test_openapi_lists_both_endpoints_with_examples(server):
 )
 def test_bad_classify_inputs_get_4xx_naming_field_and_limit(server, payload, status, field, limit):
     if "article" in payload:
-        assert_error(post(server, "/analyze", payload), 413, "article", MAX_ARTICLE_CHARS, "validation")
+        assert_error(post(server, "/analyze", payload), 400, "article", MAX_ARTICLE_CHARS, "validation")
     else:
         assert_error(post(server, "/classify", payload), status, field, limit, "validation")
     # the server stays up and the next request succeeds
@@ -179,3 +179,48 @@ def test_bench_load_generator_counts_every_answer(server):
     assert len(result.latencies_s) == 18 and result.seconds > 0
     summary = result.summary()
     assert summary["quotes_per_s"] > 0 and summary["p50_ms"] <= summary["p99_ms"]
+
+
+def test_null_for_an_optional_field_means_absent(server):
+    """JSON clients (and pandas' to_json) send null for missing values."""
+    body = {"quotes": [{"text": "We discussed regional issues with our partners,", "speaker": None, "context": None,
+                        "speaker_actor": None, "dyads": None}]}
+    r = post(server, "/classify", body)
+    assert r.status_code == 200, r.text
+    plain = post(server, "/classify", {"quotes": [{"text": "We discussed regional issues with our partners,"}]})
+    assert r.json() == plain.json()
+    r = post(server, "/analyze", {"article": "“We will answer,” Peskov said.", "dyads": None, "include_indirect": None})
+    assert r.status_code == 200, r.text
+
+
+def test_openapi_states_the_limits_validation_enforces(server):
+    from service.api_models import MAX_ARTICLE_CHARS, MAX_CONTEXT_CHARS, MAX_DYADS_PER_QUOTE, MAX_QUOTE_CHARS
+
+    doc = httpx.get(f"{server.url}/docs.json", timeout=10).json()
+    assert doc["info"]["title"] == "Geopolitical stance classifier" and doc["info"]["version"] != "None"
+    assert "shields.io" not in json.dumps(doc) and "BentoML Slack" not in json.dumps(doc)
+    quote = doc["components"]["schemas"]["QuoteIn"]["properties"]
+    assert quote["text"]["maxLength"] == MAX_QUOTE_CHARS and quote["text"]["pattern"] == r"\S"
+    assert {"maxLength": MAX_CONTEXT_CHARS, "type": "string"} in quote["context"]["anyOf"]
+    dyads = next(a for a in quote["dyads"]["anyOf"] if a.get("type") == "array")
+    assert dyads["maxItems"] == MAX_DYADS_PER_QUOTE and "pattern" in dyads["items"]
+    analyze = doc["paths"]["/analyze"]["post"]
+    assert analyze["requestBody"]["required"] is True
+    props = analyze["requestBody"]["content"]["application/json"]["schema"]["properties"]
+    assert props["article"]["maxLength"] == MAX_ARTICLE_CHARS
+    for code in ("400", "401", "413", "415", "429", "503", "504"):
+        assert code in analyze["responses"], code
+
+
+def test_wrong_method_gets_405_with_allow_header(server):
+    r = httpx.request("TRACE", f"{server.url}/classify", timeout=10)
+    assert r.status_code == 405 and r.headers["allow"] == "POST"
+    assert r.json()["error_type"] == "method_not_allowed"
+
+
+def test_api_page_says_what_the_service_is_and_loads_nothing_from_the_network(server):
+    page = httpx.get(f"{server.url}/", timeout=10).text
+    assert "Geopolitical stance classifier" in page and "/ui" in page and "/labelling" in page
+    assert "googletagmanager" not in page and "https://" not in page
+    guide = httpx.get(f"{server.url}/labelling", timeout=10)
+    assert guide.status_code == 200 and "C-MEDIATE" in guide.text
