@@ -11,7 +11,6 @@ One run, one model, one thread setting.  Rows of the table:
                       packed encoder, Linear layers and the feed-forward GELU through oneDNN)
 - ``predictor-long``  the same on the longest fifth of the workload: the FLOP-bound row
 - ``predictor-random32`` the same fed random batches of 32, as the service's batcher forms them
-- ``predictor-int8``  the same with dynamic int8 quantisation of the Linear layers
 - ``predictor-bf16``  the same in bfloat16
 - ``cli``             ``stance score`` end to end on a JSONL file (process start and model load included)
 - ``http/cN``         the service over HTTP, N concurrent single-quote clients (p50/p95/p99 latency),
@@ -366,7 +365,7 @@ def bench_main(args: argparse.Namespace) -> int:
                                "mean_tokens": round(float(np.mean([len(enc["input_ids"][i]) for i in long_ids])), 1)}
     runners["predictor-random32"] = predictor_runner(base, per_quote, batch=32)
     notes["predictor-random32"] = {"n": len(per_quote)}
-    for precision in ("int8", "bf16"):
+    for precision in ("bf16",):
         if precision not in skip:
             variants[f"predictor-{precision}"] = predictor_variant(model_dir, tag, precision, args.batch_size)
             runners[f"predictor-{precision}"] = predictor_runner(variants[f"predictor-{precision}"], quotes)
@@ -424,7 +423,7 @@ def bench_main(args: argparse.Namespace) -> int:
     ort = rows.get("onnxruntime", {}).get("quotes_per_s")
     if isinstance(ort, float):
         ratios["predictor_vs_onnxruntime"] = round(ours / ort, 2)
-    for precision in ("int8", "bf16"):
+    for precision in ("bf16",):
         if f"predictor-{precision}" in rows:
             ratios[f"{precision}_vs_fp32"] = round(rows[f"predictor-{precision}"]["quotes_per_s"] / ours, 2)
     if "c32" in http:

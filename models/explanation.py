@@ -302,7 +302,7 @@ def explain(
     tokenizer = predictor.model.tokenizer
     row = encode_for_explanation(tokenizer, quote, predictor.max_tokens)
     device = predictor.model.device
-    temperature = float(predictor.config.stance_temperature)
+    temperature = float(predictor.config.temperature_for(dyad))
 
     logits_fn = _stance_logits_fn(predictor, dyad, for_gradients=False)
     extra = [t.to(device) if t is not None else None

@@ -56,8 +56,9 @@ class StanceModelConfig:
     max_length: int = 192
     dropout: float = 0.1
     attention_heads: int = 4
-    stance_temperature: float = 1.0
+    stance_temperature: float = 1.0  # for dyads without their own
     sentiment_temperature: float = 1.0
+    dyad_temperatures: dict[str, float] = field(default_factory=dict)  # fitted per well-labelled dyad
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:
@@ -68,6 +69,9 @@ class StanceModelConfig:
             raise ValueError(f"default_dyads {missing} are not in dyads {self.dyads}")
         if self.max_length < 8:
             raise ValueError(f"max_length must be >= 8, got {self.max_length}")
+
+    def temperature_for(self, dyad: str) -> float:
+        return float(self.dyad_temperatures.get(dyad, self.stance_temperature))
 
     @property
     def actors(self) -> list[str]:

@@ -221,7 +221,10 @@ class Predictor:
                     union.append(name)
         raw = self.logits(quotes, union)
         column = {name: j for j, name in enumerate(union)}
-        stance_probs = softmax(raw.stance, self.config.stance_temperature) if union else raw.stance
+        stance_probs = raw.stance
+        if union:
+            temperatures = np.array([self.config.temperature_for(d) for d in union])[None, :, None]
+            stance_probs = softmax(raw.stance / temperatures)
         sentiment_probs = softmax(raw.sentiment, self.config.sentiment_temperature)
         stance_labels = self.config.stance_labels
         results: list[QuotePrediction] = []

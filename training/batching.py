@@ -28,6 +28,7 @@ from models.label_schema import (
     ACTOR_DESCRIPTIONS,
     HELD_OUT_ACTORS,
     PROJECT_ACTORS,
+    PROJECT_DYADS,
     SENTIMENT2ID,
     STANCE2ID,
     UNKNOWN_LABEL_ID,
@@ -115,6 +116,8 @@ class StanceCollator:
         negatives = [absent_dyads(r, self.rng, self.config.negatives_per_record) for r in recs]
         # Only dyads some row of the batch labels: every other cell would be masked out anyway.
         labelled = {self.keys[dyad_key(d)] for r in recs for d in r.labels if dyad_key(d) in self.keys}
+        if self.soft_targets is not None:  # the teacher answers the project dyads for every row, labelled or not
+            labelled |= {self.keys[dyad_key(d)] for d in PROJECT_DYADS if dyad_key(d) in self.keys}
         dyads = [d for j, d in enumerate(self.dyads) if j in labelled]
         dyads += sorted({d for row in negatives for d in row if dyad_key(d) not in {dyad_key(x) for x in dyads}})
         column = {dyad_key(d): j for j, d in enumerate(dyads)}

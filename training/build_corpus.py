@@ -92,11 +92,26 @@ def assign_splits(items: list[tuple[str, Article]]) -> dict[str, str]:
         for q in a.quotes:
             texts.append(q.text_in(a.text))
             owners.append(a.id)
-    members: dict[int, set[str]] = {}
+    # Passages sharing a near-duplicate quote form one cluster (union-find over passages).
+    parent = {a.id: a.id for _, a in items}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    first_owner: dict[int, str] = {}
     for owner, g in zip(owners, groups(texts)):
-        members.setdefault(g, set()).add(owner)
+        if g in first_owner:
+            parent[find(owner)] = find(first_owner[g])
+        else:
+            first_owner[g] = owner
+    clusters: dict[str, list[str]] = {}
+    for pid in parent:
+        clusters.setdefault(find(pid), []).append(pid)
     out = dict(base)
-    for ids in members.values():
+    for ids in clusters.values():
         if len(ids) < 2 or len({base[i] for i in ids}) < 2:
             continue
         leader = min(ids, key=lambda i: (i not in fixed, i))
@@ -106,17 +121,51 @@ def assign_splits(items: list[tuple[str, Article]]) -> dict[str, str]:
     return out
 
 
+ADJUDICATIONS = DATA / "second_reading" / "adjudications.jsonl"
+
+
+def adjudicated(path: Path = ADJUDICATIONS) -> dict[tuple[str, str], dict[str, Any]]:
+    """(record id, head) -> the adjudication that changes its label (the second reading's verdicts)."""
+    if not path.is_file():
+        return {}
+    out = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            a = json.loads(line)
+            if a.get("applied", True) and a["final"] != a["corpus"]:
+                out[(a["id"], a["head"])] = a
+    return out
+
+
+def apply_adjudications(row: dict[str, Any], verdicts: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
+    for (rid, head), a in verdicts.items():
+        if rid != row["id"]:
+            continue
+        if head == "sentiment":
+            row["sentiment"] = a["final"]
+        else:
+            row["labels"][head] = a["final"]
+        row.setdefault("adjudicated", {})[head] = a["rule"]
+    return row
+
+
 def build(data: Path = DATA, limit: int = 0) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {name: [] for name in SPLITS}
     items = passages(data)
     if limit:
         items = items[:limit]
     splits = assign_splits(items)
+    verdicts = adjudicated()
+    by_id: dict[str, list[tuple[str, str]]] = {}
+    for rid, head in verdicts:
+        by_id.setdefault(rid, []).append((rid, head))
     for source, article in items:
         split = splits[article.id]
         if split not in out:
             raise ValueError(f"passage {article.id!r} has split {split!r}, not one of {SPLITS}")
-        out[split].extend(records_of(article, source, split))
+        for row in records_of(article, source, split):
+            keys = by_id.get(row["id"], [])
+            out[split].append(apply_adjudications(row, {k: verdicts[k] for k in keys}) if keys else row)
     for rows in out.values():
         rows.sort(key=lambda r: r["id"])
     return out

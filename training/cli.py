@@ -82,9 +82,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     ex.add_argument("--json", default="", help="also write the scores here")
     ex.set_defaults(func=eval_extraction_main)
 
+    beh = sub.add_parser("eval-behaviour", help="none for unrelated quotes on any dyad; a stance for unseen dyads")
+    beh.add_argument("--model", default=None, help="model tag (default: STANCE_MODEL_TAG, else the promoted model)")
+    beh.add_argument("--json", default="", help="also write the report here")
+    beh.set_defaults(func=lambda a: __import__("training.behaviour_eval", fromlist=["main"]).main(a))
+
     from training import model_admin
 
     model_admin.register(sub)
+    __import__("training.annotation", fromlist=["register"]).register(sub)
 
 
 def run_training(argv: list[str]) -> int:

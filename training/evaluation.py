@@ -91,6 +91,12 @@ def stance_pairs(raw: RawLogits, gold: Gold) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(logits), np.concatenate(labels)
 
 
+def _calibrated_stance(raw: RawLogits, gold: Gold, cfg: Any) -> np.ndarray:
+    """Calibrated probabilities of all known (record, dyad) cells, in :func:`stance_pairs` order."""
+    parts = [softmax(raw.stance[gold.stance[d] >= 0, j], cfg.temperature_for(d)) for j, d in enumerate(raw.dyads)]
+    return np.concatenate(parts) if parts else np.zeros((0, 4))
+
+
 def evaluate(
     predictor: Predictor, records: Sequence[QuoteRecord], dyads: Sequence[str] | None = None
 ) -> dict[str, Any]:
@@ -105,6 +111,9 @@ def evaluate(
         pred = raw.stance[known, j].argmax(-1)
         metrics = label_metrics(gold.stance[dyad][known], pred, cfg.stance_labels)
         metrics["trained"] = predictor.is_trained(dyad)
+        probs = softmax(raw.stance[known, j], cfg.temperature_for(dyad))
+        metrics["ece"] = expected_calibration_error(probs, gold.stance[dyad][known])
+        metrics["ece_raw"] = expected_calibration_error(softmax(raw.stance[known, j]), gold.stance[dyad][known])
         report["dyads"][dyad] = metrics
     known_s = gold.sentiment >= 0
     if known_s.any():
@@ -116,7 +125,7 @@ def evaluate(
         "stance_temperature": cfg.stance_temperature,
         "sentiment_temperature": cfg.sentiment_temperature,
         "stance_ece_raw": expected_calibration_error(softmax(s_logits), s_labels),
-        "stance_ece": expected_calibration_error(softmax(s_logits, cfg.stance_temperature), s_labels),
+        "stance_ece": expected_calibration_error(_calibrated_stance(raw, gold, cfg), s_labels),
         "sentiment_ece_raw": expected_calibration_error(
             softmax(raw.sentiment[known_s]), gold.sentiment[known_s]
         ),
@@ -129,11 +138,11 @@ def evaluate(
 
 def format_report(reports: dict[str, dict[str, Any]]) -> str:
     """One table line per (set, dyad) and per set for sentiment, then the details."""
-    lines = [f"{'set':<14}{'target':<22}{'n':>6}{'macro-F1':>10}{'acc':>8}  trained"]
+    lines = [f"{'set':<14}{'target':<22}{'n':>6}{'macro-F1':>10}{'acc':>8}{'ECE':>7}  trained"]
     for name, rep in reports.items():
         for dyad, m in rep.get("dyads", {}).items():
             lines.append(
-                f"{name:<14}{dyad:<22}{m['n']:>6}{m['macro_f1']:>10.3f}{m['accuracy']:>8.3f}  "
+                f"{name:<14}{dyad:<22}{m['n']:>6}{m['macro_f1']:>10.3f}{m['accuracy']:>8.3f}{m.get('ece', float('nan')):>7.3f}  "
                 f"{'yes' if m.get('trained', True) else 'NO (unseen dyad)'}"
             )
         if "sentiment" in rep:
@@ -175,7 +184,11 @@ def headline_metrics(reports: dict[str, dict[str, Any]]) -> dict[str, float]:
             flat[f"{name}/{dyad}/macro_f1"] = round(m["macro_f1"], 4)
         if "sentiment" in rep:
             flat[f"{name}/sentiment/macro_f1"] = round(rep["sentiment"]["macro_f1"], 4)
+        for dyad, m in rep.get("dyads", {}).items():
+            if "ece" in m and dyad in ("russia-israel", "russia-iran"):
+                flat[f"{name}/{dyad}/ece"] = round(m["ece"], 4)
         if "calibration" in rep:
+            flat[f"{name}/sentiment_ece"] = round(rep["calibration"]["sentiment_ece"], 4)
             flat[f"{name}/stance_ece"] = round(rep["calibration"]["stance_ece"], 4)
             flat[f"{name}/stance_ece_raw"] = round(rep["calibration"]["stance_ece_raw"], 4)
     return flat

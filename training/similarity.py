@@ -31,8 +31,8 @@ def cross_pairs(
     keep_b = [i for i, t in enumerate(held_out) if counted(t)]
     if not keep_a or not keep_b:
         return []
-    vec = _vectorizer()
-    a = vec.fit_transform([reference[i] for i in keep_a])
+    vec = _vectorizer().fit([reference[i] for i in keep_a] + [held_out[i] for i in keep_b])  # as in groups()
+    a = vec.transform([reference[i] for i in keep_a])
     b = vec.transform([held_out[i] for i in keep_b])
     sims = (b @ a.T).tocsr()
     out = []
@@ -44,7 +44,7 @@ def cross_pairs(
     return out
 
 
-def groups(texts: Sequence[str], threshold: float = NEAR_DUPLICATE_THRESHOLD - 0.05) -> list[int]:
+def groups(texts: Sequence[str], threshold: float = NEAR_DUPLICATE_THRESHOLD - 0.15) -> list[int]:
     """Union-find over near-duplicate pairs (with a margin below the check's threshold): a group id per text."""
     parent = list(range(len(texts)))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -171,13 +172,22 @@ def prepare_splits(config: TrainConfig) -> tuple[data_mod.Splits, list[QuoteReco
     return splits, seeds, known
 
 
+MIN_CALIBRATION_LABELS = 150
+
+
 def calibrate(predictor: Predictor, dev: Sequence[QuoteRecord]) -> None:
-    """Fit one temperature per head on dev and store it in the model's config."""
+    """Fit temperatures on dev and store them in the model's config: one for sentiment, one per dyad
+    with enough dev labels (the project dyads), one pooled for the rest."""
     raw, gold = score_logits(predictor, dev, list(predictor.config.dyads))
     s_logits, s_labels = stance_pairs(raw, gold)
     known = gold.sentiment >= 0
     predictor.config.stance_temperature = fit_temperature(s_logits, s_labels)
     predictor.config.sentiment_temperature = fit_temperature(raw.sentiment[known], gold.sentiment[known])
+    predictor.config.dyad_temperatures = {}
+    for j, dyad in enumerate(raw.dyads):
+        rows = gold.stance[dyad] >= 0
+        if rows.sum() >= MIN_CALIBRATION_LABELS:
+            predictor.config.dyad_temperatures[dyad] = fit_temperature(raw.stance[rows, j], gold.stance[dyad][rows])
 
 
 def build_trainer(config: TrainConfig, model: StanceModel, train: Sequence[QuoteRecord], dyads: Sequence[str],
@@ -191,8 +201,15 @@ def build_trainer(config: TrainConfig, model: StanceModel, train: Sequence[Quote
         seed=config.seed,
         soft_targets=soft_targets,
     )
+    # torchrun on a machine without CUDA: data-parallel over CPU processes with gloo (accelerate otherwise
+    # leaves each process training alone).  Heads are used per batch's dyads, so some parameters get no
+    # gradient on a rank: DDP must look for unused ones.
+    cpu_ddp = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
     args = TrainingArguments(
         output_dir=config.work_dir,
+        use_cpu=cpu_ddp,
+        ddp_backend="gloo" if cpu_ddp else None,
+        ddp_find_unused_parameters=True,
         per_device_train_batch_size=config.batch_size,
         num_train_epochs=config.epochs,
         max_steps=config.max_steps or -1,
@@ -255,8 +272,11 @@ def train_model(config: TrainConfig) -> TrainResult:
     trainer = build_trainer(config, model, train, dyads, soft_targets)
     trainer.train()
     if not trainer.is_world_process_zero():
-        # Under torchrun every rank trains; only rank 0 evaluates, registers and promotes.
-        return TrainResult(None, None, {}, "", splits, (time.monotonic() - started) / 60)
+        # Under torchrun every rank trains; only rank 0 evaluates, registers and promotes.  The others wait
+        # for its outcome, so every rank reports it and exits with the same code.
+        shared = _share_outcome(None)
+        return TrainResult(shared.get("tag"), None, shared.get("reports", {}), "", splits,
+                           (time.monotonic() - started) / 60, shared.get("promotion"), shared.get("report_path"))
     model = trainer.model.eval()
 
     predictor = Predictor(model, model_tag="(unsaved)", batch_size=config.eval_batch_size)
@@ -308,7 +328,19 @@ def train_model(config: TrainConfig) -> TrainResult:
         from training.experiments import append_row
 
         append_row(config, reports, minutes, tag)
+    _share_outcome({"tag": tag, "promotion": promotion, "report_path": report_path, "reports": reports})
     return TrainResult(tag, model, reports, report_text, splits, minutes, promotion, report_path)
+
+
+def _share_outcome(outcome: dict[str, Any] | None) -> dict[str, Any]:
+    """Under torchrun: rank 0's outcome (tag, promotion, report) sent to every rank; alone: ``outcome``."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        return outcome or {}
+    box = [outcome]
+    dist.broadcast_object_list(box, src=0)
+    return box[0] or {}
 
 
 def gate_set(config: TrainConfig, splits: data_mod.Splits) -> tuple[str, list[QuoteRecord]]:

@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from models.quotes.language import PLACEHOLDER
-from models.quotes.lexicon import SPEECH_VERBS, WEAK_SPEECH, actor_in
+from models.quotes.lexicon import ROLE_NOUNS, SPEECH_VERBS, WEAK_SPEECH, actor_in
 from models.quotes.people import Person, Registry, clean_name, looks_like_person, proper_name_at
 
 PRONOUNS = frozenset("he she they it we i him her them".split())
 QUOTE_MARKS = frozenset("“”„«»‹›\"‘’'")
 JUNK_SUBJECTS = frozenset(
-    "and but or who which that what this these those it there here one some all both gmt utc the military "
+    "and but or who which that what this these those there here one some all both gmt utc the military "
     "both sides the two sides the sides everyone nobody others".split() + ["both sides", "the two sides", "the sides", "the military"])
 _SUBJECT_DEPS = ("nsubj", "nsubjpass", "csubj")
 
@@ -53,6 +53,25 @@ def _noun_phrase(token: Any) -> Any:
     while hi > lo and doc[hi].dep_ in ("punct", "cc") or doc[hi].text in (",", "—", "–"):
         hi -= 1
     return doc[lo : hi + 1]
+
+
+DOCUMENT_NOUN = re.compile(
+    r"^(?:the|a|its|this|that|[\w-]+['’]s)\s+(?:[\w-]+\s+){0,2}(?:readout|statement|editorial|communiqu[eé]|"
+    r"commentary|column|note|bulletin|report|explanation|release|transcript|post|declaration)$")
+_MONTHS = "january february march april may june july august september october november december jan feb mar apr jun jul aug sep sept oct nov dec"
+
+
+def _junk_phrase(text: str) -> bool:
+    """Not a speaker: a clause opener, a date, a time stamp, a number, a place in capitals."""
+    low = text.lower()
+    words = low.split()
+    if not words or words[0] in ("that", "in", "on", "at", "without", "with", "for", "from", "to", "by", "of", "as"):
+        return True
+    if words[0] in _MONTHS.split() and len(words) <= 3 or re.match(r"^\d", low):
+        return True
+    if re.match(r"^(?:the\s+)?(?:two|three|four|five|both|all|some|many|several)(?:\s+\w+)?$", low):
+        return True
+    return text.isupper() and len(words) <= 3  # a dateline's city ("TEHRAN")
 
 
 def _proper_tail(span: Any) -> Any | None:
@@ -110,6 +129,8 @@ class Attributor:
         """A subject phrase -> (speaker as an analyst files it, the person or body it is)."""
         text = phrase_span.text.strip(" ,;:—–")
         text = re.split(r"\s[—–]\s|\s-\s", text)[-1]  # a dateline or a live blog's time stamp before it
+        text = re.sub(r"^(?:\d{1,2}[:.]\d{2}\s*(?:GMT|UTC|[AP]M|local time)?\b\W*)", "", text)
+        text = re.sub(r"^[A-Z][A-Z .'-]{2,}(?:,\s*[A-Z][a-z]+\.?\s*\d{1,2})?(?:\s*\([^)]*\))?\s*[,:—–-]?\s+(?=[A-Z])", "", text)
         text = re.sub(r"^(?:and|but|then|so|while|as|also|that)\s+", "", text, flags=re.I).strip(" ,;:")
         if text != phrase_span.text.strip(" ,;:—–"):
             cut = phrase_span.text.rfind(text)
@@ -119,8 +140,18 @@ class Attributor:
         low = text.lower()
         if not text or PLACEHOLDER in text.split() or low in JUNK_SUBJECTS:
             return "", None
+        if _junk_phrase(text):
+            return "", None
+        if DOCUMENT_NOUN.search(low) and not phrase_span.ents:
+            # "the readout", "the editorial", "Moscow's statement": the body that issued it
+            at_sent = phrase_span.sent.start_char
+            body = self.registry.by_pronoun("it", at, window_start=self.to_original(at_sent) - 600)
+            if body is not None:
+                return body.name, body
         if low in PRONOUNS:
-            person = self.registry.by_pronoun(low, at, prefer=self.recent)
+            sent = phrase_span.sent
+            window = sent.start_char if sent.start == 0 else self.doc[sent.start - 1].sent.start_char
+            person = self.registry.by_pronoun(low, at, prefer=self.recent, window_start=self.to_original(window))
             return (person.name, person) if person else ("", None)
         doc = phrase_span.doc
         tail = _proper_tail(phrase_span)
@@ -149,11 +180,13 @@ class Attributor:
             person = self.registry.find_name(name, at) or self.registry.mention(name, at)
             self._learn_description(person, phrase_span, name)
             return person.name, person
-        if phrase_span.root.pos_ == "NOUN" and re.match(r"^(?:the|this|that)\b", low):
-            person = self.registry.by_role(text, at)
+        if re.match(r"^(?:the|this|that|[\w-]+['’]s)(?:\s+[\w'’-]+){1,5}$", low) and text.split()[-1][:1].islower():
+            person = self.registry.by_role(text, at)  # "the spokeswoman", "the hardline daily", "the official"
             if person is not None:
                 return person.name, person
-        if tail is not None and tail.start > phrase_span.start and phrase_span.root.i >= tail.start:
+        before_tail = doc[tail.start - 1] if tail is not None and tail.start > phrase_span.start else None
+        if before_tail is not None and before_tail.pos_ == "NOUN" and before_tail.text[:1].islower() \
+                and phrase_span.root.i >= tail.start:
             # "The Russian-language Israeli media outlet ILand TV": the outlet's name, the rest its description
             body = self.registry.body(tail.text, at)
             self.registry.describe(body, doc[phrase_span.start : tail.start].text)
@@ -200,13 +233,17 @@ class Attributor:
 
     def subject_of(self, verb: Any) -> Any | None:
         """The verb's subject phrase; through 'and added', 'adding', 'quoted X as saying', 'according to'."""
+        if verb.dep_ == "pcomp" and verb.head.text.lower() == "as" and verb.head.head.text.lower() in ("quoted", "cited"):
+            verb = verb.head.head  # "X quoted Y as saying …": Y spoke
         if verb.text.lower() in ("quoted", "cited"):
             for child in verb.children:
                 if child.dep_ in ("dobj", "obj"):
                     return _noun_phrase(child)
+        subjects = [c for c in verb.children if c.dep_ in _SUBJECT_DEPS and c.text != PLACEHOLDER]
+        subjects = [c for c in subjects if not _junk_phrase(_noun_phrase(c).text)] or subjects
+        if subjects:  # the nearest, when a dateline was parsed as a second subject ("TEL AVIV — X said")
+            return _noun_phrase(min(subjects, key=lambda c: abs(c.i - verb.i)))
         for child in verb.children:
-            if child.dep_ in _SUBJECT_DEPS and child.text != PLACEHOLDER:
-                return _noun_phrase(child)
             if child.dep_ == "agent":  # "was said by X"
                 for g in child.children:
                     if g.dep_ == "pobj":
@@ -290,10 +327,10 @@ class Attributor:
         return Attribution(speaker, person, how, verb)
 
     def note_subjects(self, sent: Any) -> Person | None:
-        """The person a narrative sentence is about (its subject, or the name in apposition to it)
+        """The person or body a narrative sentence is about (its subject, or the name in apposition to it)
         becomes the likeliest antecedent for the next pronoun; returned for the paragraph's record."""
         for t in sent:
-            if t.dep_ not in _SUBJECT_DEPS or t.head.pos_ not in ("VERB", "AUX"):
+            if t.dep_ not in _SUBJECT_DEPS or t.head.pos_ not in ("VERB", "AUX") or t.text == PLACEHOLDER:
                 continue
             candidates = [t] if t.pos_ == "PROPN" else [c for c in t.children if c.dep_ == "appos" and c.pos_ == "PROPN"]
             for c in candidates:
@@ -303,12 +340,22 @@ class Attributor:
                 at = self.to_original(c.idx)
                 person = self.registry.find_name(name, at)
                 if person is None and (len(name.split()) > 1 or self.full_name_in_text(name, at)):
-                    ent = c.ent_type_
-                    if ent in ("", "PERSON") or c.dep_ == "appos":
+                    if c.ent_type_ in ("", "PERSON") or c.dep_ == "appos":
                         person = self.registry.mention(self.full_name_in_text(name, at) or name, at)
                 if person is not None and not person.is_body:
+                    person.last_seen = max(person.last_seen, at)
                     self.remember(person)
                     return person
+            if t.pos_ in ("NOUN", "PROPN") and not candidates or t.ent_type_ == "ORG":
+                phrase = _noun_phrase(t)
+                words = phrase.text.strip()
+                if words.lower() in PRONOUNS or words.lower() in JUNK_SUBJECTS or len(words.split()) > 8:
+                    continue
+                if any(e.label_ == "ORG" for e in phrase.ents) or t.text.lower() in ROLE_NOUNS:
+                    at = self.to_original(phrase.start_char)
+                    body = self.registry.body(words, at)  # "The Russian Foreign Ministry issued a statement."
+                    body.last_seen = max(body.last_seen, at)
+                    return None
         return None
 
     def remember(self, person: Person) -> None:

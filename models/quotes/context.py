@@ -6,10 +6,14 @@ on the same shape of context it is served.
 
 The context is the quote's own sentence with the quote's words taken out
 (its "frame": who said it, to whom, of what).  A thin frame (under
-:data:`FRAME_ALONE` words, "he said") gets the sentence before it, and when
+:data:`FRAME_ALONE` words, "he said"), or a short one (under
+:data:`RICH_FRAME`) while the sentence before names an actor the frame does not ("Tehran and Moscow signed the treaty on
+Friday."), gets the sentence before it: labels are read in the context, and
+the context must carry who the quote is about.  When
 the two still hold fewer than :data:`MIN_WORDS` words, the sentence after.
-Sentences that are not next to each other (across a paragraph break, or on
-either side of a quote that fills its sentence) are joined with " … ".
+Sentences that are not next to each other (on either side of a quote that
+fills its sentence, or across a paragraph break after the frame) are joined
+with " … ".
 Other quotations in those sentences stay: a context often holds another
 quote.  At most :data:`MAX_WORDS` words, cut from the far ends.  These
 numbers make the corpus's contexts read like real ones (one sentence in most,
@@ -22,13 +26,21 @@ import re
 from typing import Sequence
 
 MIN_WORDS = 12
-FRAME_ALONE = 12
+FRAME_ALONE = 9
+RICH_FRAME = 15
 MAX_WORDS = 60
 CLOSING = "”\"»’'›“"
 
 
 def _words(text: str) -> int:
     return len(re.findall(r"[\w’'-]+", text))
+
+
+def _actors(text: str) -> set[str]:
+    """The actors a sentence names by country, capital, demonym or institution."""
+    from models.quotes.lexicon import actors_named
+
+    return actors_named(text)
 
 
 def _clean(text: str) -> str:
@@ -82,8 +94,13 @@ def quote_context(
     first, last = own[0], own[-1]
     frame = " ".join(f for f in (frame_of(article, sentences[k], parts) for k in own) if f)
     before = ""
-    if first > 0 and _words(frame) < FRAME_ALONE:
-        before = _clean(article[slice(*sentences[first - 1])])
+    if first > 0:
+        previous = _clean(article[slice(*sentences[first - 1])])
+        # A thin frame ("he said") gets the sentence before; so does a frame that names no actor and no
+        # one when the sentence before does ("Tehran and Moscow signed the treaty on Friday."): the
+        # labels are read in the context, and the context must carry who the quote is about.
+        if _words(frame) < FRAME_ALONE or (_words(frame) < RICH_FRAME and _actors(previous) - _actors(frame)):
+            before = previous
     after = ""
     if _words(before) + _words(frame) < MIN_WORDS and last + 1 < len(sentences):
         after = _clean(article[slice(*sentences[last + 1])])
@@ -94,11 +111,7 @@ def quote_context(
         before, after = _cap_left(before, budget), _cap_right(after, budget)
     if not frame:  # the quote fills its sentence: what is on either side is not next to each other
         return _clean(" … ".join(p for p in (before, after) if p))
-    out = before
-    if before:
-        gap = article[sentences[first - 1][1] : sentences[first][0]]
-        out += " … " if "\n" in gap else " "
-    out += frame
+    out = before + " " + frame if before else frame
     if after:
         gap = article[sentences[last][1] : sentences[last + 1][0]]
         out += " … " if "\n" in gap else " "

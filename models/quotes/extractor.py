@@ -18,7 +18,7 @@ from models.quotes import marks
 from models.quotes.attribution import Attribution, Attributor, is_speech_verb, speaker_actor
 from models.quotes.context import quote_context
 from models.quotes.language import PLACEHOLDER, mask_quotes, parse
-from models.quotes.lexicon import ROLE_NOUNS
+from models.quotes.lexicon import ROLE_NOUNS, last_actor_in
 from models.quotes.people import Person, Registry, clean_name, looks_like_person, proper_name_at, role_of
 
 MIN_WORDS_UNATTRIBUTED = 4  # shorter marked spans with no speech verb are scare quotes, not speech
@@ -167,7 +167,9 @@ class Extraction:
                 name = clean_name(ent.text)
                 if looks_like_person(name) and PLACEHOLDER not in name.split():
                     role, affiliation = role_of(ent)
-                    self.registry.mention(name, at, role=role, affiliation=affiliation)
+                    lead = self.doc[sent.start : ent.start].text
+                    self.registry.mention(name, at, role=role, affiliation=affiliation,
+                                          context_actor=last_actor_in(lead))
             elif ent.label_ == "ORG" and PLACEHOLDER not in ent.text:
                 self.registry.body(ent.text, at)
         # A person the NER missed or took for a place: a proper-name subject with a "who" clause
@@ -181,7 +183,10 @@ class Extraction:
             personal = any(c.dep_ == "relcl" and any(g.text.lower() == "who" for g in c.children) for c in t.children) \
                 or any(c.dep_ == "appos" and c.text.lower() in ROLE_NOUNS for c in t.children) \
                 or not t.ent_type_
-            if personal and self.registry.find_name(name, self.to_original(t.idx)) is None:
+            known = self.registry.find_name(name, self.to_original(t.idx))
+            if known is not None:
+                known.last_seen = max(known.last_seen, self.to_original(t.idx))
+            elif personal:
                 role = ""
                 for c in t.children:
                     if c.dep_ == "appos":
@@ -232,13 +237,15 @@ class Extraction:
         before = self.article[max(0, span.open_at - 40): span.open_at]
         if _SCARE_CUES.search(before.rstrip(" “\"«„‘'")):
             return False
-        trailing_attribution = text.rstrip().endswith((",", "?", "!")) and attribution.how == "verb"
-        if len(words) <= 2:
-            return trailing_attribution
+        trailing_attribution = text.rstrip().endswith((",", "?", "!")) and attribution.how in ("verb", "according")
+        if len(words) == 1:
+            return trailing_attribution  # "“Unacceptable,” he said."; a lone word in marks is otherwise a scare quote
+        if len(words) == 2:
+            return trailing_attribution or attribution.how in ("verb", "according")
         if attribution.how in ("verb", "according", "colon", "continued"):
             if len(words) <= 6 and all(w[:1].isupper() for w in words) and not trailing_attribution:
                 return False  # a title or a name in quotes ("Operation Northern Shield")
-            return len(words) >= MIN_WORDS_UNATTRIBUTED or trailing_attribution or attribution.how == "verb"
+            return len(words) >= MIN_WORDS_UNATTRIBUTED or trailing_attribution or attribution.how in ("verb", "according")
         if len(words) < MIN_WORDS_UNATTRIBUTED:
             return False
         if len(words) <= 8 and all(w[:1].isupper() for w in words):

@@ -57,6 +57,11 @@ TITLES = frozenset(
     director chief head senior supreme leader chairman chairwoman speaker commander colonel major lieutenant
     admiral brigadier vice mk mp lawmaker senator congressman congresswoman professor former acting minister
     mayor governor king crown prince emir sultan patriarch metropolitan archbishop imam justice judge
+    rear adm. vice-admiral secretary-general undersecretary under-secretary attorney-general chancellor
+    national security intelligence energy housing interior finance economy trade health education culture
+    agriculture transport tourism justice state homeland strategic affairs diaspora communications environment
+    knesset duma majlis parliament parliamentary un u.n. nato idf irgc kremlin white house council
+    ministry's office's first second deputy-chairman ambassador-designate hon. his her excellency
     """.split()
 )
 
@@ -134,19 +139,22 @@ ACTOR_MARKERS: dict[str, tuple[str, ...]] = {
 KNOWN_SPEAKERS: dict[str, str] = {
     **{n: "russia" for n in """putin lavrov peskov zakharova ryabkov shoigu medvedev nebenzia bogdanov
        vershinin lavrentiev ushakov volodin matviyenko belousov gerasimov patrushev kosachev slutsky
-       viktorov dzhagaryan viktorov ulyanov galuzin rudenko grushko zakharov mishustin novak siluanov
-       nabiullina kiriyenko sobyanin kadyrov prigozhin polyansky""".split()},
-    **{n: "israel" for n in """netanyahu lapid bennett gantz gallant katz herzog lieberman sa'ar saar cohen
-       dermer hanegbi ben-gvir smotrich edelstein rivlin olmert barak sharon halevi zamir eisenkot kochavi
-       hagari levin yisrael elkin""".split()},
-    **{n: "iran" for n in """khamenei raisi rouhani pezeshkian araghchi araqchi zarif amirabdollahian
-       baghaei kanaani kanani larijani ghalibaf qalibaf salami bagheri hajizadeh soleimani velayati shamkhani
-       jalali mohseni-ejei eslami kharrazi""".split()},
-    **{n: "us" for n in """biden trump blinken rubio sullivan austin hegseth witkoff kirby miller vance
-       harris obama pompeo tillerson kerry""".split()},
-    **{n: "ukraine" for n in "zelensky zelenskyy kuleba sybiha yermak podolyak podolyak umerov".split()},
+       viktorov dzhagaryan ulyanov galuzin rudenko grushko mishustin novak siluanov nabiullina kiriyenko
+       sobyanin kadyrov polyansky konashenkov zakharov rogozin chemezov likhachev manturov overchuk
+       lukashevich zhuravlyov kozlov tokarev kartapolov dmitriev miller sechin""".split()},
+    **{n: "israel" for n in """netanyahu lapid bennett gantz gallant katz herzog lieberman sa'ar saar dermer
+       hanegbi ben-gvir smotrich edelstein rivlin olmert halevi zamir eisenkot kochavi hagari elkin danon
+       erdan halperin haiat conricus steinitz cohen ben-shabbat hulata kahana shapira barkat""".split()},
+    **{n: "iran" for n in """khamenei raisi rouhani pezeshkian araghchi araqchi zarif amirabdollahian baghaei
+       kanaani kanani khatibzadeh ghasemi qasemi mousavi larijani ghalibaf qalibaf salami bagheri hajizadeh
+       soleimani velayati shamkhani jalali mohseni-ejei eslami kharrazi afkham falahatpisheh boroujerdi
+       takht-ravanchi iravani ravanchi sanaei vaezi ahmadian rezaei dehghan nasirzadeh""".split()},
+    **{n: "us" for n in """biden trump blinken rubio sullivan austin hegseth witkoff kirby miller vance harris
+       obama pompeo tillerson kerry bolton waltz haley""".split()},
+    **{n: "ukraine" for n in "zelensky zelenskyy kuleba sybiha yermak podolyak umerov".split()},
     **{n: "turkey" for n in "erdogan cavusoglu fidan kalin".split()},
     **{n: "syria" for n in "assad mekdad sharaa al-sharaa".split()},
+    **{n: "hamas" for n in "haniyeh marzouk sinwar mashaal".split()},
     "xi": "china",
 }
 
@@ -168,6 +176,31 @@ def gender_of_surname(name: str) -> str | None:
     if re.search(r"(?:ov|ev|yov|in|yn|sky|skiy|tsky|ich|vich)$", last):
         return "m"
     return None
+
+
+def actors_named(text: str) -> set[str]:
+    """Every actor ``text`` names by country, capital, demonym or institution."""
+    low = f" {text.lower()} "
+    found = set()
+    for actor, markers in ACTOR_MARKERS.items():
+        for m in markers:
+            i = low.find(m)
+            if i > 0 and re.match(r"\W", low[i - 1]):
+                found.add(actor)
+                break
+    return found
+
+
+def last_actor_in(text: str) -> str:
+    """The actor named last in ``text`` ('In Tehran, Foreign Ministry spokesman' -> 'iran'), or ''."""
+    low = f" {text.lower()} "
+    best, where = "", -1
+    for actor, markers in ACTOR_MARKERS.items():
+        for m in markers:
+            i = low.rfind(m)
+            if i > 0 and re.match(r"\W", low[i - 1]) and i > where:
+                best, where = actor, i
+    return best
 
 
 def actor_in(text: str) -> str:

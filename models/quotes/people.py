@@ -44,6 +44,7 @@ class Person:
 
 def clean_name(text: str) -> str:
     """'Prime Minister Benjamin Netanyahu's' -> 'Benjamin Netanyahu'; 'U.S. Ambassador Mike Waltz' -> 'Mike Waltz'."""
+    text = re.split(r",|\s[—–]\s|\(", text.strip())[0]  # "Vasily Nebenzia, Russia's UN ambassador"
     text = re.sub(r"[’']s$", "", text.strip()).strip(" ,.;:")
     words = text.split()
     while len(words) > 1 and (
@@ -56,9 +57,18 @@ def clean_name(text: str) -> str:
     return " ".join(w.strip(",") for w in words)
 
 
+_NOT_NAMES = frozenset(
+    "duma knesset majlis kremlin parliament congress senate council ministry government hamas hezbollah irgc idf "
+    "nato gmt utc monday tuesday wednesday thursday friday saturday sunday".split()
+)
+
+
 def looks_like_person(name: str) -> bool:
     words = name.split()
-    return 1 <= len(words) <= 5 and all(_NAME_TOKEN.match(w) or w.lower() in {"al", "bin", "ibn", "de", "van", "von", "ben", "abu", "el"} or re.match(r"^(?:al|el|bin|ben|abu)-\w", w, re.I) for w in words)
+    if not 1 <= len(words) <= 5 or any(w.lower().strip(".,") in _NOT_NAMES for w in words):
+        return False
+    return all(_NAME_TOKEN.match(w) or w.lower() in {"al", "bin", "ibn", "de", "van", "von", "ben", "abu", "el"}
+               or re.match(r"^(?:al|el|bin|ben|abu)-\w", w, re.I) for w in words)
 
 
 class Registry:
@@ -69,7 +79,8 @@ class Registry:
         self.by_surname: dict[str, list[Person]] = {}
 
     # ------------------------------------------------------------- adding
-    def mention(self, name: str, at: int, role: str = "", affiliation: str = "", gender: str | None = None) -> Person:
+    def mention(self, name: str, at: int, role: str = "", affiliation: str = "", gender: str | None = None,
+                context_actor: str = "") -> Person:
         name = clean_name(name)
         person = self.find_name(name, at) if name else None
         if person is None:
@@ -78,10 +89,14 @@ class Registry:
         elif len(name.split()) > len(person.name.split()):
             person.name = name  # "Zakharova" seen before "Maria Zakharova": keep the fullest form
         person.last_seen = at
-        self.by_surname.setdefault(person.surname.lower(), [])
-        if person not in self.by_surname[person.surname.lower()]:
-            self.by_surname[person.surname.lower()].append(person)
+        keys = {person.surname.lower(), person.surname.lower().split("-")[0]}
+        for key in keys:  # "Dromi-Segal" is also found as "Dromi"
+            self.by_surname.setdefault(key, [])
+            if person not in self.by_surname[key]:
+                self.by_surname[key].append(person)
         self._learn(person, role, affiliation, gender)
+        if not person.actor and context_actor:
+            person.actor = context_actor  # "In Tehran, Foreign Ministry spokesman Bahram Ghasemi said"
         return person
 
     def body(self, name: str, at: int) -> Person:
@@ -143,15 +158,22 @@ class Registry:
         for p in candidates:
             if p.first_seen > at or p.is_body:
                 continue
-            if len(words) > 1 and len(p.name.split()) > 1 and p.name.split()[0].lower() != words[0].lower():
+            known = p.name.lower().split()
+            if len(words) > 1 and len(known) > 1 and known[0] != words[0].lower() \
+                    and known[-len(words):] != [w.lower() for w in words]:  # "Bagheri Kani" of "Ali Bagheri Kani"
                 continue
             if best is None or p.last_seen > best.last_seen:
                 best = p
         return best
 
-    def by_pronoun(self, pronoun: str, at: int, prefer: Iterable[Person] = ()) -> Person | None:
-        """The nearest earlier person compatible with a pronoun; ``prefer`` (recent speakers and sentence
-        subjects, most recent first) decides, and gender only rules out, never ranks."""
+    def by_pronoun(self, pronoun: str, at: int, prefer: Iterable[Person] = (), window_start: int = -1) -> Person | None:
+        """The person (or, for "it"/"they", the body) a pronoun points to.
+
+        The most recently mentioned compatible one since ``window_start`` (the
+        sentence before the quote's) wins: "That drew a reply from Slutsky. «…»
+        he wrote" is Slutsky.  Failing that, ``prefer`` (recent speakers and
+        sentence subjects, most recent first); gender rules out, never ranks.
+        """
         pronoun = pronoun.lower()
         if pronoun in ("he", "him", "his"):
             want: set[str | None] = {"m", None}
@@ -159,8 +181,13 @@ class Registry:
             want = {"f", None}
         else:
             want = {"m", "f", None}
-        plural = pronoun in ("they", "we", "them", "their")
-        pool = [p for p in self.people if p.first_seen <= at and p.gender in want and (p.is_body if plural else not p.is_body)]
+        body = pronoun in ("it", "its", "they", "we", "them", "their")
+        pool = [p for p in self.people if p.first_seen <= at and p.gender in want and p.is_body == body]
+        if body and not pool and pronoun in ("they", "we"):  # "they" can be people too
+            pool = [p for p in self.people if p.first_seen <= at and not p.is_body]
+        recent = [p for p in pool if window_start <= p.last_seen <= at]
+        if recent:
+            return max(recent, key=lambda p: p.last_seen)
         for p in prefer:
             if p in pool:
                 return p

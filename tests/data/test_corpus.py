@@ -1,4 +1,4 @@
-"""The shipped corpus: valid, unique, no leakage across splits, label spread as issue #3 asks, not too easy."""
+"""The shipped corpus: valid, unique, no leakage across splits, shaped like real coverage, rebuildable, not too easy."""
 
 from __future__ import annotations
 
@@ -7,11 +7,15 @@ import pytest
 from training.corpus_report import (
     BASELINE_CEILING,
     DEFAULT_DIR,
+    REAL_SURFACE,
+    SURFACE_TOLERANCE,
     baseline_macro_f1,
     duplicate_problems,
     figures,
     load_splits,
     near_duplicates,
+    opening_problems,
+    surface,
 )
 
 
@@ -35,7 +39,8 @@ def test_no_near_duplicates_across_splits(splits, held_out):
 
 
 def test_size_speakers_and_split_shares(figs):
-    assert figs["n_quotes"] >= 3000
+    assert figs["n_quotes"] >= 5000
+    assert figs["sources"].get("article", 0) >= 2000  # quotes from the written articles
     assert figs["distinct_speakers"] >= 200
     n = figs["n_quotes"]
     assert 0.65 <= figs["split_sizes"]["train"] / n <= 0.75
@@ -46,7 +51,7 @@ def test_label_spread(figs):
     for dyad, shares in figs["label_share"].items():
         for label in ("cooperative", "hedging", "adversarial"):
             assert shares[label] >= 0.10, (dyad, label, shares)
-    assert figs["none_for_both_share"] >= 0.25
+    assert 0.08 <= figs["none_for_both_share"] <= 0.28
     assert all(share >= 0.20 for share in figs["sentiment_share"].values()), figs["sentiment_share"]
     big_other = [d for d, c in figs["other_dyads"].items() if c >= 60]
     assert len(big_other) >= 5, figs["other_dyads"]
@@ -57,3 +62,44 @@ def test_shallow_baseline_stays_below_ceiling(splits):
     scores = baseline_macro_f1(splits["train"], splits["test"])
     assert max(scores["russia-israel"], scores["russia-iran"]) <= BASELINE_CEILING, scores
     assert min(scores.values()) > 0.3  # and the labels are learnable at all
+
+
+def test_surface_reads_like_real_coverage(splits):
+    table = surface([r for recs in splits.values() for r in recs])
+    for row, value in table.items():
+        assert abs(value - REAL_SURFACE[row]) <= SURFACE_TOLERANCE, (row, value, REAL_SURFACE[row])
+
+
+def test_no_house_frame_opens_more_than_one_percent_of_contexts(splits):
+    assert opening_problems([r for recs in splits.values() for r in recs]) == []
+
+
+def test_articles_are_valid_and_many():
+    from training.articles import load_articles
+    from training.build_corpus import DATA
+
+    articles = load_articles(DATA / "articles")  # every offset resolves and every marked span is accounted for
+    assert len(articles) >= 250
+    assert sum(len(a.quotes) for a in articles) >= 2000
+
+
+def test_every_passage_sits_in_one_split(splits):
+    seen = {}
+    for name, recs in splits.items():
+        for r in recs:
+            assert seen.setdefault(r.extra["passage"], name) == name, r.id
+
+
+def test_stored_corpus_is_what_the_builder_cuts(splits):
+    """Contexts come from the serving extractor's own function: rebuilding a sample gives the stored records."""
+    from training.build_corpus import assign_splits, passages, records_of
+
+    stored = {r.id: r for recs in splits.values() for r in recs}
+    items = passages()
+    chosen = items[::97]  # a spread over articles, re-cut loose quotes and targeted snippets
+    assigned = assign_splits(items)
+    for source, article in chosen:
+        for row in records_of(article, source, assigned[article.id]):
+            got = stored[row["id"]]
+            assert (got.text, got.context, got.speaker, dict(got.labels)) == (
+                row["text"], row["context"], row["speaker"], row["labels"]), row["id"]

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import make_records, write_jsonl
-from training.data import DataError, load_records, split_records, to_dataset
+from training.data import DataError, load_records, split_records
 
 
 def _write(tmp_path, rows, name="d.jsonl"):
@@ -117,11 +117,25 @@ def test_records_own_split_field_is_used(tmp_path):
     assert [r.id for r in s.dev] == ["r1", "r4"]
 
 
-def test_unknown_dyads_become_masked_labels(tmp_path, tiny_backbone):
+def test_unknown_dyads_are_masked_and_absent_actor_dyads_are_none(tmp_path, tiny_backbone):
+    """A dyad a record does not label is unknown (masked), never none; a dyad of two actors the
+    record never mentions is added as none (the negatives that teach 'not in the text')."""
     from transformers import AutoTokenizer
+
+    from models.label_schema import STANCE2ID, UNKNOWN_LABEL_ID
+    from training.batching import NEGATIVE_ACTORS, BatchingConfig, StanceCollator
 
     rows = make_records(4, extra_dyad="russia-turkey")
     recs = load_records(_write(tmp_path, rows))
-    ds = to_dataset(recs, AutoTokenizer.from_pretrained(tiny_backbone), ["russia-iran", "russia-turkey"], 64)
-    assert ds[1]["stance_labels"][1] == -100  # r1 has no russia-turkey label: unknown, not none
-    assert ds[0]["stance_labels"][1] != -100
+    collate = StanceCollator(AutoTokenizer.from_pretrained(tiny_backbone), recs, ["russia-iran", "russia-turkey"],
+                             BatchingConfig(64, negatives_per_record=1), seed=3)
+    batch = collate([{"idx": 0}, {"idx": 1}])
+    col = batch["dyads"].index("russia-turkey")
+    assert batch["stance_labels"][1, col] == UNKNOWN_LABEL_ID  # r1 has no russia-turkey label
+    assert batch["stance_labels"][0, col] != UNKNOWN_LABEL_ID
+    negatives = [j for j, d in enumerate(batch["dyads"]) if set(d.split("-")) <= set(NEGATIVE_ACTORS)]
+    assert negatives, batch["dyads"]
+    for j in negatives:
+        row_labels = batch["stance_labels"][:, j]
+        assert set(row_labels.tolist()) <= {STANCE2ID["none"], UNKNOWN_LABEL_ID}
+        assert float(batch["stance_weights"][:, j].max()) == 0.5
