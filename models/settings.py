@@ -92,7 +92,7 @@ SETTINGS: dict[str, Setting] = {
     "keep_alive_s": Setting("STANCE_KEEP_ALIVE_S", 75, "idle keep-alive under `stance serve`", minimum=1),
     "access_log": Setting("STANCE_ACCESS_LOG", False, "log every request (costs CPU on the predict paths)"),
     "trace_predict_paths": Setting("STANCE_TRACE_PREDICT_PATHS", False, "trace spans for /classify and /analyze"),
-    "api_key": Setting("STANCE_API_KEY", "", "if set, every endpoint but probes, /info and docs needs it"),
+    "api_key": Setting("STANCE_API_KEY", "", "if set, every endpoint but probes, /info, / and docs needs it (the page: /ui?key=…)"),
     "max_quote_chars": Setting("STANCE_MAX_QUOTE_CHARS", 2000, "characters in a quote's `text`", minimum=1),
     "max_speaker_chars": Setting("STANCE_MAX_SPEAKER_CHARS", 300, "characters in `speaker`", minimum=1),
     "max_context_chars": Setting("STANCE_MAX_CONTEXT_CHARS", 4000, "characters in `context`", minimum=1),
@@ -140,5 +140,6 @@ def markdown_table() -> str:
             default = int(default)
         extra = f" (one of {', '.join(spec.choices)})" if spec.choices else ""
         extra += f" (≥ {spec.minimum})" if spec.minimum is not None else ""
-        rows.append(f"| `{spec.env}` | `{default}` | {spec.help}{extra} |")
+        shown = f"`{default}`" if default != "" else "(unset)"
+        rows.append(f"| `{spec.env}` | {shown} | {spec.help}{extra} |")
     return "\n".join(rows)

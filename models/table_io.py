@@ -13,7 +13,9 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator, TypeVar
+
+T = TypeVar("T")
 
 from models.errors import StanceError
 
@@ -33,6 +35,45 @@ class Row:
 
     def where(self, path: Path | str) -> str:
         return f"{path} {self.unit} {self.number}"
+
+
+def quote_row_problem(row: dict[str, Any], column: str = "text") -> str:
+    """What makes a row unusable as a quote ('' if nothing): the text column and the optional fields' types."""
+    value = row.get(column)
+    if value is None:
+        return f"field '{column}' is missing"
+    if not isinstance(value, str):
+        return f"field '{column}' must be a string, got {type(value).__name__}"
+    if not value.strip():
+        return f"field '{column}' is empty"
+    for optional in ("speaker", "context", "speaker_actor"):
+        extra = row.get(optional)
+        if extra is not None and not isinstance(extra, str):
+            return f"field '{optional}' must be a string, got {type(extra).__name__}"
+    return ""
+
+
+def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Consecutive lists of ``size`` items (the last one shorter)."""
+    chunk: list[T] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def file_sha256(path: str | Path) -> str:
+    """Which bytes a job or a model was made from (streamed: files may be large)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def iter_rows(path: str | Path) -> Iterator[Row]:

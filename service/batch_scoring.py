@@ -22,7 +22,7 @@ from typing import Any, Iterator
 
 from models.errors import StanceError
 from models.input_encoding import QuoteInput
-from models.table_io import FORMATS, TableError, iter_rows
+from models.table_io import FORMATS, TableError, chunked, file_sha256, iter_rows, quote_row_problem as row_problem
 from models.predictor import DEFAULT_BATCH_SIZE, Predictor, QuotePrediction
 
 MANIFEST = "manifest.json"
@@ -48,14 +48,6 @@ class ScoreOptions:
 
 
 # ------------------------------------------------------------------ input
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
     """(line or row number, row dict or None, error) for every input row, in order."""
     try:
@@ -63,21 +55,6 @@ def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
             yield row.number, row.data, row.error
     except TableError as exc:
         raise InputError(str(exc)) from None
-
-
-def row_problem(row: dict[str, Any], column: str) -> str:
-    value = row.get(column)
-    if value is None:
-        return f"field '{column}' is missing"
-    if not isinstance(value, str):
-        return f"field '{column}' must be a string, got {type(value).__name__}"
-    if not value.strip():
-        return f"field '{column}' is empty"
-    for optional in ("speaker", "context"):
-        extra = row.get(optional)
-        if extra is not None and not isinstance(extra, str):
-            return f"field '{optional}' must be a string, got {type(extra).__name__}"
-    return ""
 
 
 # ----------------------------------------------------------------- output
@@ -129,14 +106,7 @@ def assemble(parts_dir: Path, n_parts: int, output: Path) -> int:
 
 # -------------------------------------------------------------------- run
 def _chunks(path: Path, size: int) -> Iterator[list[tuple[int, dict[str, Any] | None, str]]]:
-    chunk: list[tuple[int, dict[str, Any] | None, str]] = []
-    for item in read_rows(path):
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+    return chunked(read_rows(path), size)
 
 
 def score_chunk(
@@ -207,39 +177,11 @@ def run_scoring(
     include_indirect: bool = False,
 ) -> dict[str, Any]:
     """Score ``input_path`` into ``output_path``, resuming a previous partial run if any."""
-    if output_path.suffix.lower() not in FORMATS:
-        raise InputError(f"OUTPUT {output_path}: unsupported type {output_path.suffix!r}; use one of {FORMATS}")
-    if input_path.suffix.lower() not in FORMATS:
-        raise InputError(f"INPUT {input_path}: unsupported type {input_path.suffix!r}; use one of {FORMATS}")
-    if not input_path.is_file():
-        raise InputError(f"INPUT {input_path}: no such file")
-    if on_error not in ("stop", "skip"):
-        raise InputError(f"--on-error must be 'stop' or 'skip', got {on_error!r}")
-    if chunk_size < 1:
-        raise InputError(f"--chunk-size must be >= 1, got {chunk_size}")
     if dyads:
         predictor.resolve_dyads(dyads)  # validates names before any work
-    opts = ScoreOptions(
-        input_sha256=file_sha256(input_path),
-        model=predictor.model_tag,
-        articles=articles,
-        dyads=tuple(dyads) if dyads else None,
-        chunk_size=chunk_size,
-        on_error=on_error,
-        text_column=text_column or ("article" if articles else "text"),
-        include_indirect=include_indirect,
-    )
-    parts = output_path.with_name(output_path.name + ".parts")
-    manifest_path = parts / MANIFEST
-    if parts.exists():
-        try:
-            previous = json.loads(manifest_path.read_text())
-        except (OSError, ValueError):
-            previous = None
-        if previous != json.loads(json.dumps(asdict(opts))):
-            shutil.rmtree(parts)  # another input, model or options: start over
-    parts.mkdir(parents=True, exist_ok=True)
-    _atomic_write_text(manifest_path, json.dumps(asdict(opts)))
+    opts, parts = prepare_job(input_path, output_path, predictor.model_tag, articles=articles, dyads=dyads,
+                              chunk_size=chunk_size, on_error=on_error, text_column=text_column,
+                              include_indirect=include_indirect)
 
     total = sum(1 for _ in read_rows(input_path))
     bar = None
@@ -270,6 +212,52 @@ def run_scoring(
             bar.update(len(chunk))
     if bar:
         bar.close()
+    return finish_job(parts, n_parts, output_path, total=total, rejected=rejected, resumed=resumed)
+
+
+def prepare_job(input_path: Path, output_path: Path, model_tag: str, *, articles: bool, dyads: list[str] | None,
+                chunk_size: int, on_error: str, text_column: str | None, include_indirect: bool
+                ) -> tuple[ScoreOptions, Path]:
+    """Check the job's options, then open (or, if input, model or options changed, restart) its parts folder.
+
+    Shared by every engine: a job interrupted under one resumes under the other.
+    """
+    if output_path.suffix.lower() not in FORMATS:
+        raise InputError(f"OUTPUT {output_path}: unsupported type {output_path.suffix!r}; use one of {FORMATS}")
+    if input_path.suffix.lower() not in FORMATS:
+        raise InputError(f"INPUT {input_path}: unsupported type {input_path.suffix!r}; use one of {FORMATS}")
+    if not input_path.is_file():
+        raise InputError(f"INPUT {input_path}: no such file")
+    if on_error not in ("stop", "skip"):
+        raise InputError(f"--on-error must be 'stop' or 'skip', got {on_error!r}")
+    if chunk_size < 1:
+        raise InputError(f"--chunk-size must be >= 1, got {chunk_size}")
+    opts = ScoreOptions(
+        input_sha256=file_sha256(input_path),
+        model=model_tag,
+        articles=articles,
+        dyads=tuple(dyads) if dyads else None,
+        chunk_size=chunk_size,
+        on_error=on_error,
+        text_column=text_column or ("article" if articles else "text"),
+        include_indirect=include_indirect,
+    )
+    parts = output_path.with_name(output_path.name + ".parts")
+    manifest_path = parts / MANIFEST
+    if parts.exists():
+        try:
+            previous = json.loads(manifest_path.read_text())
+        except (OSError, ValueError):
+            previous = None
+        if previous != json.loads(json.dumps(asdict(opts))):
+            shutil.rmtree(parts)  # another input, model or options: start over
+    parts.mkdir(parents=True, exist_ok=True)
+    _atomic_write_text(manifest_path, json.dumps(asdict(opts)))
+    return opts, parts
+
+
+def finish_job(parts: Path, n_parts: int, output_path: Path, *, total: int, rejected: int, resumed: int) -> dict[str, Any]:
+    """Assemble the final file (and the rejects file) from the parts, then drop the parts."""
     written = assemble(parts, n_parts, output_path)
     reject_file = output_path.with_name(output_path.name + ".rejects.jsonl")
     if rejected:

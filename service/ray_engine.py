@@ -26,14 +26,12 @@ import json
 import logging
 import os
 import pickle
-import shutil
 import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from models.errors import StanceError
-from models.table_io import FORMATS
 from service import batch_scoring as bs
 
 log = logging.getLogger(__name__)
@@ -165,41 +163,11 @@ def run_ray_scoring(model_dir: Path, tag: str, input_path: Path, output_path: Pa
     progress = not getattr(args, "no_progress", False)
     device = getattr(args, "device", "auto")
 
-    # The default engine's checks, in its order and words.
-    if output_path.suffix.lower() not in FORMATS:
-        raise bs.InputError(f"OUTPUT {output_path}: unsupported type {output_path.suffix!r}; use one of {FORMATS}")
-    if input_path.suffix.lower() not in FORMATS:
-        raise bs.InputError(f"INPUT {input_path}: unsupported type {input_path.suffix!r}; use one of {FORMATS}")
-    if not input_path.is_file():
-        raise bs.InputError(f"INPUT {input_path}: no such file")
-    if on_error not in ("stop", "skip"):
-        raise bs.InputError(f"--on-error must be 'stop' or 'skip', got {on_error!r}")
-    if chunk_size < 1:
-        raise bs.InputError(f"--chunk-size must be >= 1, got {chunk_size}")
     verify_model_dir(model_dir)
     for name in dyads or ():
         split_dyad(name)  # the predictor's own check: a SchemaError naming the value
-    opts = bs.ScoreOptions(
-        input_sha256=bs.file_sha256(input_path),
-        model=tag,
-        articles=articles,
-        dyads=tuple(dyads) if dyads else None,
-        chunk_size=chunk_size,
-        on_error=on_error,
-        text_column=text_column or ("article" if articles else "text"),
-        include_indirect=include_indirect,
-    )
-    parts = output_path.with_name(output_path.name + ".parts")
-    manifest_path = parts / bs.MANIFEST
-    if parts.exists():
-        try:
-            previous = json.loads(manifest_path.read_text())
-        except (OSError, ValueError):
-            previous = None
-        if previous != json.loads(json.dumps(asdict(opts))):
-            shutil.rmtree(parts)  # another input, model or options: start over
-    parts.mkdir(parents=True, exist_ok=True)
-    bs._atomic_write_text(manifest_path, json.dumps(asdict(opts)))
+    opts, parts = bs.prepare_job(input_path, output_path, tag, articles=articles, dyads=dyads, chunk_size=chunk_size,
+                                 on_error=on_error, text_column=text_column, include_indirect=include_indirect)
 
     total = sum(1 for _ in bs.read_rows(input_path))
     started = _start_ray(getattr(args, "ray_address", None))
@@ -274,16 +242,6 @@ def run_ray_scoring(model_dir: Path, tag: str, input_path: Path, output_path: Pa
 
             ray.shutdown()
 
-    written = bs.assemble(parts, n_parts, output_path)
-    reject_file = output_path.with_name(output_path.name + ".rejects.jsonl")
-    if rejected:
-        with reject_file.open("w", encoding="utf-8") as fh:
-            for k in range(n_parts):
-                rp = parts / f"rejects-{k:06d}.jsonl"
-                if rp.exists():
-                    fh.write(rp.read_text())
-    elif reject_file.exists():
-        reject_file.unlink()
-    shutil.rmtree(parts)
-    return {"rows_in": total, "rows_out": written, "rejected": rejected, "resumed_rows": resumed,
-            "reject_file": str(reject_file) if rejected else None, "engine": "ray", "actors": actors}
+    summary = bs.finish_job(parts, n_parts, output_path, total=total, rejected=rejected, resumed=resumed)
+    return {**summary, "engine": "ray", "actors": actors}
+

@@ -12,7 +12,6 @@ analyst's page, shipped with the service and needing no network.
 from __future__ import annotations
 
 import asyncio
-import os
 import logging
 from pathlib import Path
 
@@ -200,6 +199,7 @@ def _check_model_before_workers_start() -> None:
     """A broken model must stop start-up with one clear line, not a worker restart loop."""
     from bentoml.exceptions import NotFound
 
+    from models.model_store import store_home
     from models.network import ModelLoadError, verify_model_dir
 
     declared = StanceService.inner.bento_model
@@ -211,7 +211,7 @@ def _check_model_before_workers_start() -> None:
     except NotFound:
         raise RuntimeError(
             f"cannot serve: model {configured_tag()!r} is not in the BentoML model store "
-            f"({os.environ.get('BENTOML_HOME', '~/bentoml')}); see 'bentoml models list' or run 'stance train'"
+            f"({store_home()}); see 'stance models' or run 'stance train'"
         ) from None
     except ModelLoadError as exc:
         raise RuntimeError(f"cannot serve {configured_tag()}: {exc}") from None

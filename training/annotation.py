@@ -30,6 +30,7 @@ from typing import Any, Iterator, Sequence
 from xml.sax.saxutils import quoteattr
 
 from models.errors import StanceError
+from models.table_io import chunked, iter_rows, quote_row_problem
 from models.label_schema import (
     PROJECT_DYADS,
     SENTIMENT_LABELS,
@@ -114,12 +115,9 @@ def choose(candidates: Sequence[Candidate], n: int, random_share: float, seed: i
 
 def _valid_rows(path: Path, on_error: str, quiet: bool = False) -> Iterator[tuple[int, dict[str, Any]]]:
     """(number, row) of every row a quote can be read from; a bad row stops the job or is skipped."""
-    from service.batch_scoring import read_rows, row_problem
-
-    for number, row, error in read_rows(path):
-        problem = error or row_problem(row or {}, "text")
-        if not problem and row.get("speaker_actor") is not None and not isinstance(row.get("speaker_actor"), str):
-            problem = f"field 'speaker_actor' must be a string, got {type(row['speaker_actor']).__name__}"
+    for item in iter_rows(path):
+        number, row, error = item.number, item.data, item.error
+        problem = error or quote_row_problem(row or {}, "text")
         if problem:
             if on_error == "stop":
                 raise AnnotationError(f"{path} line {number}: {problem}; fix the row or re-run with --on-error skip")
@@ -127,17 +125,6 @@ def _valid_rows(path: Path, on_error: str, quiet: bool = False) -> Iterator[tupl
                 print(f"stance select: skipped {path} line {number}: {problem}", file=sys.stderr)
             continue
         yield number, row
-
-
-def _batches(rows: Iterator[tuple[int, dict[str, Any]]], size: int) -> Iterator[list[tuple[int, dict[str, Any]]]]:
-    batch: list[tuple[int, dict[str, Any]]] = []
-    for item in rows:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def _quote_inputs(rows: Sequence[tuple[int, dict[str, Any]]]) -> list[Any]:
@@ -225,7 +212,7 @@ def select_tasks(predictor: Any, input_path: Path, n: int, random_share: float =
     wanted = predictor.resolve_dyads([*PROJECT_DYADS, *(dyads or ())])
 
     candidates: list[Candidate] = []
-    for batch in _batches(_valid_rows(input_path, on_error), SELECT_CHUNK):
+    for batch in chunked(_valid_rows(input_path, on_error), SELECT_CHUNK):
         for (number, _), pred in zip(batch, predictor.predict(_quote_inputs(batch), wanted)):
             confidence, entropy = uncertainty(pred)
             candidates.append(Candidate(number, confidence, entropy))
@@ -236,7 +223,7 @@ def select_tasks(predictor: Any, input_path: Path, n: int, random_share: float =
     rows = {number: row for number, row in _valid_rows(input_path, "skip", quiet=True) if number in why}
     chosen = [(number, rows[number]) for number, _ in picked]
     preds = []
-    for batch in _batches(iter(chosen), SELECT_CHUNK):
+    for batch in chunked(iter(chosen), SELECT_CHUNK):
         preds += predictor.predict(_quote_inputs(batch), wanted)
     tasks = [task_for(row, number, why[number], pred, predictor.model_tag, input_path.stem)
              for (number, row), pred in zip(chosen, preds)]

@@ -12,6 +12,7 @@ Run ``python -m training.articles FILE...`` to validate files and print their mi
 from __future__ import annotations
 
 from models.errors import StanceError
+from models.table_io import iter_rows
 
 import json
 import re
@@ -338,16 +339,11 @@ def load_articles(paths: str | Path | Sequence[str | Path]) -> list[Article]:
     articles: list[Article] = []
     seen: dict[str, str] = {}
     for file in files:
-        for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            where = f"{file} line {number}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ArticleError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
-            if not isinstance(obj, dict):
-                raise ArticleError(f"{where}: expected a JSON object")
+        for row in iter_rows(file):
+            where = row.where(file)
+            if row.data is None:
+                raise ArticleError(f"{where}: {row.error}")
+            obj = row.data
             article = parse_article(obj, where)
             if article.id in seen:
                 raise ArticleError(f"{where}: duplicate article id {article.id!r} (first at {seen[article.id]})")
@@ -403,14 +399,11 @@ def load_recuts(path: str | Path, records: Sequence[Any]) -> list[Article]:
     by_id = {r.id: r for r in records}
     out: list[Article] = []
     seen: set[str] = set()
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"{path} line {number}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ArticleError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+    for row in iter_rows(Path(path)):
+        where = row.where(path)
+        if row.data is None:
+            raise ArticleError(f"{where}: {row.error}")
+        obj = row.data
         rid = obj.get("id") if isinstance(obj, dict) else None
         if rid not in by_id:
             raise ArticleError(f"{where}: id {rid!r} is not a record of the loose corpus")

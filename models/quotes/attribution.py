@@ -75,7 +75,7 @@ def _junk_phrase(text: str) -> bool:
 
 
 def _proper_tail(span: Any) -> Any | None:
-    """The run of capitalised proper-noun tokens ending the phrase ('... outlet ILand TV' -> 'ILand TV'),
+    """The run of capitalised proper-noun tokens ending the phrase ('... the daily Kommersant' -> 'Kommersant'),
     hyphenated names kept whole ('Saffari-Rad', 'Ben-Dror')."""
     doc = span.doc
     i = span.end
@@ -187,7 +187,7 @@ class Attributor:
         before_tail = doc[tail.start - 1] if tail is not None and tail.start > phrase_span.start else None
         if before_tail is not None and before_tail.pos_ == "NOUN" and before_tail.text[:1].islower() \
                 and phrase_span.root.i >= tail.start:
-            # "The Russian-language Israeli media outlet ILand TV": the outlet's name, the rest its description
+            # "the business daily Kommersant": the outlet's name, the rest its description
             body = self.registry.body(tail.text, at)
             self.registry.describe(body, doc[phrase_span.start : tail.start].text)
             return body.name, body
@@ -202,7 +202,7 @@ class Attributor:
             self.registry.describe(person, rest)
 
     def full_name_in_text(self, surname: str, at: int) -> str:
-        """'Rotem' -> 'Yuval Rotem' when the article named him in full earlier (whatever the NER made of it)."""
+        """'Zakharova' -> 'Maria Zakharova' when the article named him in full earlier (whatever the NER made of it)."""
         doc = self.doc
         best = ""
         for t in doc:

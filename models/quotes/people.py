@@ -219,7 +219,7 @@ def learn_from_doc(doc: Any, registry: Registry, to_original) -> None:
 
 def role_of(ent: Any) -> tuple[str, str]:
     """The role and affiliation stated next to a person's name: 'Kremlin spokesman Dmitry Peskov',
-    'Yuval Rotem, director general of the Israeli Foreign Ministry', 'the Kremlin's spokesman, Peskov'."""
+    'Amir Levi, director general of the ministry', 'the Kremlin's spokesman, Peskov'."""
     root = ent.root
     doc = ent.doc
     lo = root.left_edge.i

@@ -105,3 +105,67 @@ def test_second_quote_in_a_sentence_shares_the_attribution():
     article = 'Peskov told reporters that the "special relationship" with Iran was "not directed against third countries".'
     found = extract_quotes(article)
     assert [q.speaker for q in found] == ["Peskov", "Peskov"]
+
+
+def test_speakers_come_with_role_affiliation_and_actor():
+    article = (
+        "MOSCOW — Kremlin spokesman Dmitry Peskov said on Monday that contacts with Israel continue.\n\n"
+        "“We are in touch with our Israeli colleagues at every level,” Peskov told reporters."
+    )
+    (q,) = extract_quotes(article)
+    assert q.speaker == "Dmitry Peskov"
+    assert "spokesman" in q.speaker_role
+    assert q.speaker_actor == "russia"
+
+
+def test_pronoun_resolves_to_the_person_just_named_not_the_last_speaker():
+    article = (
+        "“We will not allow it,” Foreign Ministry spokesman Esmaeil Baghaei said in Tehran.\n\n"
+        "That drew a sharp reply from Leonid Slutsky, chairman of the Duma's foreign affairs committee. "
+        "«Those who complain should remember who helped them,» he wrote on Telegram."
+    )
+    found = extract_quotes(article)
+    assert [q.speaker for q in found] == ["Esmaeil Baghaei", "Leonid Slutsky"]
+
+
+def test_it_said_resolves_to_the_institution_and_a_role_to_its_holder():
+    article = (
+        "The Russian Foreign Ministry issued a statement on Saturday. “We call on all sides to show restraint,” it said.\n\n"
+        "At her briefing, spokeswoman Maria Zakharova went further. “This is a dangerous escalation,” the spokeswoman said."
+    )
+    found = extract_quotes(article)
+    assert [q.speaker for q in found] == ["The Russian Foreign Ministry", "Maria Zakharova"]
+
+
+def test_partial_quotes_are_flagged_and_interview_answers_are_quotes():
+    article = (
+        "Sergei Ryabkov, Russia's deputy foreign minister, spoke to Kommersant.\n\n"
+        "Q: Are Moscow and Tehran allies?\n"
+        "RYABKOV: We would not use that word. We are partners in specific projects.\n\n"
+        "He called the Israeli raids “unacceptable and dangerous for the whole region” in the same interview."
+    )
+    found = extract_quotes(article)
+    assert [q.text for q in found] == ["We would not use that word. We are partners in specific projects.",
+                                       "unacceptable and dangerous for the whole region"]
+    assert [q.speaker for q in found] == ["Sergei Ryabkov", "Sergei Ryabkov"]
+    assert [q.partial for q in found] == [False, True]
+
+
+def test_reported_speech_only_when_asked_and_marked_indirect():
+    article = "Lavrov said Moscow would keep supplying fuel to the Bushehr plant. “We keep our word,” he added."
+    assert [q.kind for q in extract_quotes(article)] == ["direct"]
+    both = extract_quotes(article, include_indirect=True)
+    indirect = [q for q in both if q.kind == "indirect"]
+    assert indirect and indirect[0].text == "Moscow would keep supplying fuel to the Bushehr plant"
+    assert indirect[0].speaker == "Lavrov"
+
+
+def test_no_word_list_from_the_seed_article_is_needed():
+    """The seed's own sentence openers and names must not appear in the extractor's lexicon."""
+    import inspect
+
+    from models.quotes import attribution, lexicon, people
+
+    source = "\n".join(inspect.getsource(m) for m in (lexicon, people, attribution))
+    for word in ("Validating", "Hyping", "Defusing", "Lavrov's", "ILand", "Rotem", "Ansari"):
+        assert word not in source, word

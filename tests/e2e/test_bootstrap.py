@@ -30,10 +30,10 @@ def test_empty_store_builds_default_model_once(tmp_path):
     )
     first = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert first.returncode == 0, first.stderr[-3000:]
-    assert "training the default model" in first.stdout
+    assert "training the quick default model" in first.stdout
     tag = first.stdout.split("TAG ")[-1].strip()
     assert tag.startswith("stance-classifier:")
     second = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stderr[-3000:]
-    assert "training the default model" not in second.stdout
+    assert "training the quick default model" not in second.stdout
     assert second.stdout.split("TAG ")[-1].strip() == tag

@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import ROOT, SEED_QUOTES, make_records, write_jsonl
 from tests.conftest import Server
 
-CORPUS_TRAIN = ROOT / "training" / "data" / "train.jsonl"
+CORPUS_TRAIN = ROOT / "training" / "data" / "corpus" / "train.jsonl"
 
 
 @pytest.mark.slow
@@ -30,12 +30,16 @@ def test_train_register_eval_and_serve_real_backbone(tmp_path):
     report = tmp_path / "report.json"
     train = subprocess.run(
         [sys.executable, "-m", "service.cli", "train", "--data", str(data), "--max_steps", "6", "--batch_size", "8",
-         "--work_dir", str(tmp_path / "run"), "--report_json", str(report)],
+         "--work_dir", str(tmp_path / "run"), "--report_json", str(report), "--backbone", "minilm"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
     )
     assert train.returncode == 0, train.stderr[-4000:]
-    assert "seed-article" in train.stdout  # the real-text line is in every report
-    tag = next(l.split(": ", 1)[1].strip() for l in train.stdout.splitlines() if l.startswith("saved model: "))
+    assert "seed-article" in train.stderr  # the real-text line is in every report (the report goes to stderr)
+    result = json.loads(train.stdout.strip().splitlines()[-1])  # one line of JSON for schedulers
+    assert result["status"] == "promoted" and result["promotion"]["reason"] == "no promoted version yet"
+    tag = result["tag"]
+    html = (home / "models" / tag.split(":")[0] / tag.split(":")[1] / "report.html").read_text()
+    assert "Confusion matrices" in html and "data:image/png;base64," in html and "http" not in html.split("<body")[0]
 
     listed = subprocess.run([sys.executable, "-m", "bentoml", "models", "list", "-o", "json"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=120)
@@ -63,6 +67,11 @@ def test_train_register_eval_and_serve_real_backbone(tmp_path):
     assert bento_tag.startswith("stance_classifier:")
     bento_yaml = next((home / "bentos" / "stance_classifier").glob("*/bento.yaml")).read_text()
     assert tag in bento_yaml
+    bento_src = next((home / "bentos" / "stance_classifier").glob("*/src"))
+    shipped = {str(p.relative_to(bento_src)) for p in bento_src.rglob("*") if p.is_file()}
+    assert "service/service.py" in shipped and "service/ui/index.html" in shipped and "docs/labelling.md" in shipped
+    assert not [p for p in shipped if p.startswith(("benchmarks/", "training/", "tests/"))], sorted(shipped)
+    assert not {"service/cli.py", "service/batch_scoring.py", "service/bootstrap.py"} & shipped
 
     srv = Server(home, target=bento_tag)
     try:
