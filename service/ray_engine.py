@@ -25,7 +25,6 @@ import argparse
 import json
 import logging
 import os
-import pickle
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -77,11 +76,11 @@ class ChunkScorer:
 
         results = []
         for index, blob in zip(batch["index"], batch["chunk"]):
-            chunk = pickle.loads(blob)
+            chunk = json.loads(blob)
             rows, rejects = bs.score_chunk(self.predictor, chunk, self.opts, self.input_name)
             part = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
             reject_text = "".join(json.dumps(r) + "\n" for r in rejects)
-            results.append(pickle.dumps((int(index), part, reject_text, len(rejects), len(chunk))))
+            results.append(json.dumps([int(index), part, reject_text, len(rejects), len(chunk)]))
         return {"result": np.array(results, dtype=object)}
 
 
@@ -135,7 +134,7 @@ def _score_window(items: list[tuple[int, list[Any]]], scorer_kwargs: dict[str, A
     """Yield (index, part text, reject text, rejects, rows) for each chunk of the window, as they finish."""
     import ray.data
 
-    ds = ray.data.from_items([{"index": k, "chunk": pickle.dumps(chunk)} for k, chunk in items])
+    ds = ray.data.from_items([{"index": k, "chunk": json.dumps(chunk, ensure_ascii=False)} for k, chunk in items])
     ds = ds.map_batches(
         ChunkScorer,
         batch_size=1,
@@ -145,7 +144,7 @@ def _score_window(items: list[tuple[int, list[Any]]], scorer_kwargs: dict[str, A
         **resources,
     )
     for row in ds.iter_rows():
-        yield pickle.loads(row["result"])
+        yield tuple(json.loads(row["result"]))
 
 
 # --------------------------------------------------------------------- run

@@ -20,7 +20,7 @@ from models.input_encoding import QuoteInput
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "benchmarks" / "data"
 UNSEEN = ("india-pakistan", "brazil-argentina", "japan-korea")
-TRAINED_OTHER = ("russia-turkey", "us-iran", "china-iran", "israel-iran")
+TRAINED_OTHER = ("russia-turkey", "iran-us", "china-iran", "israel-iran")  # the names the model was trained on
 PROJECT = ("russia-israel", "russia-iran")
 
 
@@ -50,8 +50,9 @@ def run(predictor: Any) -> dict[str, Any]:
         report["unrelated"][f"{name}_none_share"] = round(sum(cells) / len(cells), 4)
         report["unrelated"][f"{name}_dyads"] = list(dyads)
     rows = _rows(DATA / "unseen_dyads.jsonl")
-    got = [predictor.predict([QuoteInput(r["text"], r.get("speaker", ""), r.get("context", ""))], [r["dyad"]])[0]
-           .stance[r["dyad"]] for r in rows]
+    # One dyad asked per quote; the answer is keyed by the dyad's canonical spelling, so take the only one.
+    got = [next(iter(predictor.predict([QuoteInput(r["text"], r.get("speaker", ""), r.get("context", ""))],
+                                       [r["dyad"]])[0].stance.values())) for r in rows]
     report["unseen_related"] = {
         "n_quotes": len(rows),
         "stance_share": round(sum(g.label != "none" for g in got) / len(rows), 4),

@@ -145,7 +145,7 @@ def _gold(record: Any, dyad: str) -> str | None:
 
 def render_report(tag: str, metadata: dict[str, Any], reports: dict[str, Any], predictor: Any,
                   splits: dict[str, Sequence[Any]]) -> str:
-    parts = [f"<!doctype html><html lang=en><meta charset=utf-8><title>{html.escape(tag)}</title><style>{_STYLE}</style>",
+    parts = [f"<!doctype html><html lang=en><meta charset=utf-8><title>{html.escape(tag)}</title><style>{_STYLE}</style><body>",
              f"<h1>Model report: {html.escape(tag)}</h1>",
              f"<p>Backbone <code>{html.escape(str(metadata.get('backbone')))}</code>, data sha256 "
              f"<code>{html.escape(str(metadata.get('data_hash', ''))[:16])}</code>, dyads trained: "
@@ -209,5 +209,5 @@ def render_report(tag: str, metadata: dict[str, Any], reports: dict[str, Any], p
         head = "".join(f"<th>{d}</th>" for d in PROJECT_DYADS)
         parts += ["<h2>The seed article's real quotes</h2>",
                   f"<table><tr><th>quote</th><th>speaker</th>{head}<th>sentiment</th></tr>" + "".join(rows) + "</table>"]
-    parts.append("</html>")
+    parts.append("</body></html>")
     return "\n".join(parts)

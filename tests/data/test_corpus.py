@@ -92,14 +92,16 @@ def test_every_passage_sits_in_one_split(splits):
 
 def test_stored_corpus_is_what_the_builder_cuts(splits):
     """Contexts come from the serving extractor's own function: rebuilding a sample gives the stored records."""
-    from training.build_corpus import assign_splits, passages, records_of
+    from training.build_corpus import adjudicated, apply_adjudications, passages, records_of
 
+    verdicts = adjudicated()
     stored = {r.id: r for recs in splits.values() for r in recs}
     items = passages()
     chosen = items[::97]  # a spread over articles, re-cut loose quotes and targeted snippets
-    assigned = assign_splits(items)
+    assigned = {r.extra["passage"]: name for name, recs in splits.items() for r in recs}
     for source, article in chosen:
         for row in records_of(article, source, assigned[article.id]):
+            row = apply_adjudications(row, verdicts)
             got = stored[row["id"]]
-            assert (got.text, got.context, got.speaker, dict(got.labels)) == (
-                row["text"], row["context"], row["speaker"], row["labels"]), row["id"]
+            assert (got.text, got.context, got.speaker, dict(got.labels), got.sentiment) == (
+                row["text"], row["context"], row["speaker"], row["labels"], row.get("sentiment") or ""), row["id"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -39,7 +40,9 @@ def test_train_register_eval_and_serve_real_backbone(tmp_path):
     assert result["status"] == "promoted" and result["promotion"]["reason"] == "no promoted version yet"
     tag = result["tag"]
     html = (home / "models" / tag.split(":")[0] / tag.split(":")[1] / "report.html").read_text()
-    assert "Confusion matrices" in html and "data:image/png;base64," in html and "http" not in html.split("<body")[0]
+    assert "Confusion matrices" in html and "data:image/png;base64," in html
+    # self-contained: no stylesheet, script, image or font fetched from anywhere
+    assert not re.search(r"""(src|href)\s*=\s*['"]?(https?:)?//|<link|<script|@import""", html), "report loads a resource"
 
     listed = subprocess.run([sys.executable, "-m", "bentoml", "models", "list", "-o", "json"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=120)
