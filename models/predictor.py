@@ -15,6 +15,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import torch
 
+from models import dyad_presence
 from models.calibration import softmax
 from models.input_encoding import QuoteInput, encode_quotes, pad_batch
 from models.label_schema import canonical_dyad, dyad_key, split_dyad
@@ -106,6 +107,8 @@ class Predictor:
         self.config = model.config
         self.max_tokens = min(max_tokens, model.config.max_length) if max_tokens else model.config.max_length
         self._trained = {dyad_key(d): d for d in self.config.dyads}
+        # The mention rules of models/dyad_presence.py; off only to measure the network alone.
+        self.mention_rules = True
 
     @classmethod
     def from_directory(
@@ -231,7 +234,10 @@ class Predictor:
         for i, names in enumerate(wanted):
             stance = {}
             for name in names:
-                ranked = _ranked(stance_labels, stance_probs[i, column[name]])
+                probs = stance_probs[i, column[name]]
+                if self.mention_rules:
+                    probs = dyad_presence.adjust(probs, stance_labels, split_dyad(name), self.is_trained(name), quotes[i])
+                ranked = _ranked(stance_labels, probs)
                 stance[name] = DyadStance(ranked.label, ranked.scores, self.is_trained(name))
             results.append(
                 QuotePrediction(

@@ -152,7 +152,11 @@ def render_report(tag: str, metadata: dict[str, Any], reports: dict[str, Any], p
              f"{html.escape(', '.join(metadata.get('dyads', [])))}.</p>",
              "<h2>Headline</h2>", _headline(reports),
              "<h2>Against the promoted version</h2>", _gate_table(metadata.get("gate", {}))]
-    test = reports.get("test") or reports.get("dev") or {}
+    # the held-out set the figures come from: test, else dev, else the seed article (a tiny --data file
+    # may have no test or dev records of its own)
+    shown = next((k for k in ("test", "dev", "seed-article")
+                  if isinstance(reports.get(k), dict) and reports[k].get("dyads")), "")
+    test = reports.get(shown, {}) if shown else {}
     images = []
     for d in PROJECT_DYADS:
         if d in test.get("dyads", {}):
@@ -161,7 +165,8 @@ def render_report(tag: str, metadata: dict[str, Any], reports: dict[str, Any], p
     if "sentiment" in test:
         c = test["sentiment"]["confusion"]
         images.append(f"<figure><img alt='confusion matrix sentiment' src='{_confusion_image('sentiment', c['labels'], c['matrix'])}'></figure>")
-    parts += ["<h2>Confusion matrices (rows: gold; shade: share of the row)</h2>", "<div class=grid>", *images, "</div>"]
+    parts += [f"<h2>Confusion matrices, {html.escape(shown or 'no evaluated set')} (rows: gold; shade: share of the row)</h2>",
+              "<div class=grid>", *images, "</div>"]
     test_records = list(splits.get("test") or [])
     if predictor is not None and test_records:
         preds = _predict(predictor, test_records)
@@ -191,7 +196,7 @@ def render_report(tag: str, metadata: dict[str, Any], reports: dict[str, Any], p
         parts += ["<h2>Most confident errors (test split)</h2>",
                   "<table><tr><th>p</th><th>dyad</th><th>quote</th><th>speaker</th><th>predicted</th><th>gold</th></tr>"
                   + rows + "</table>"]
-    parts += ["<h2>Per-label precision, recall, F1 (test split)</h2>", _metrics_table(test)]
+    parts += [f"<h2>Per-label precision, recall, F1 ({html.escape(shown or 'no evaluated set')})</h2>", _metrics_table(test)]
     seeds = list(splits.get("seed") or [])
     if predictor is not None and seeds:
         preds = _predict(predictor, seeds)

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from models.quotes.language import PLACEHOLDER
+from models.quotes.language import PLACEHOLDER, entities, ents_in
 from models.quotes.lexicon import ROLE_NOUNS, SPEECH_VERBS, WEAK_SPEECH, actor_in
 from models.quotes.people import Person, Registry, clean_name, looks_like_person, proper_name_at
 
@@ -123,6 +123,7 @@ class Attributor:
         self.to_original = to_original
         self.placeholder_token = placeholder_token  # quote index -> token indices of its placeholders
         self.recent: list[Person] = []  # speakers and sentence subjects, most recent first
+        self._positions: dict[str, list[int]] | None = None
 
     # ------------------------------------------------------------ resolve
     def resolve(self, phrase_span: Any) -> tuple[str, Person | None]:
@@ -142,7 +143,7 @@ class Attributor:
             return "", None
         if _junk_phrase(text):
             return "", None
-        if DOCUMENT_NOUN.search(low) and not phrase_span.ents:
+        if DOCUMENT_NOUN.search(low) and not ents_in(phrase_span):
             # "the readout", "the editorial", "Moscow's statement": the body that issued it
             at_sent = phrase_span.sent.start_char
             body = self.registry.by_pronoun("it", at, window_start=self.to_original(at_sent) - 600)
@@ -155,7 +156,7 @@ class Attributor:
             return (person.name, person) if person else ("", None)
         doc = phrase_span.doc
         tail = _proper_tail(phrase_span)
-        names = [clean_name(e.text) for e in phrase_span.ents if e.label_ == "PERSON"]
+        names = [clean_name(e.text) for e in ents_in(phrase_span) if e.label_ == "PERSON"]
         if tail is not None:
             names.append(clean_name(tail.text))
         names = [n for n in names if looks_like_person(n)]
@@ -166,10 +167,10 @@ class Attributor:
                 self._learn_description(person, phrase_span, name)
                 return person.name, person
         ner_says_place = tail is not None and any(
-            e.label_ in ("ORG", "GPE", "NORP", "LOC", "FAC") and e.start <= tail.start < e.end for e in doc.ents)
+            e.label_ in ("ORG", "GPE", "NORP", "LOC", "FAC") and e.start <= tail.start < e.end for e in entities(doc).within(max(0, tail.start - 12), tail.end + 12))
         if ner_says_place and tail is not None and _personal_evidence(phrase_span, tail):
             ner_says_place = False  # "ministry spokesman Major General Igor Konashenkov" tagged as an ORG
-        person_names = [clean_name(e.text) for e in phrase_span.ents if e.label_ == "PERSON"]
+        person_names = [clean_name(e.text) for e in ents_in(phrase_span) if e.label_ == "PERSON"]
         if not person_names and tail is not None and not ner_says_place:
             person_names = [clean_name(tail.text)]
         person_names = [n for n in person_names if looks_like_person(n)]
@@ -201,14 +202,23 @@ class Attributor:
         if rest and re.search(r"[a-z]{3}", rest) and rest.lower() not in PRONOUNS:
             self.registry.describe(person, rest)
 
+    def _token_positions(self) -> dict[str, list[int]]:
+        """Token indices by token text, built once: a scan of the whole doc per name was quadratic."""
+        if self._positions is None:
+            self._positions = {}
+            for t in self.doc:
+                self._positions.setdefault(t.text, []).append(t.i)
+        return self._positions
+
     def full_name_in_text(self, surname: str, at: int) -> str:
         """'Zakharova' -> 'Maria Zakharova' when the article named him in full earlier (whatever the NER made of it)."""
         doc = self.doc
         best = ""
-        for t in doc:
+        for i in self._token_positions().get(surname.split("-")[-1], ()):  # every token with that text, in order
+            t = doc[i]
             if self.to_original(t.idx) >= at:
                 break
-            if t.text == surname.split("-")[-1] and t.i > 0:
+            if t.i > 0:
                 tail = _proper_tail(doc[max(0, t.i - 5) : t.i + 1])
                 if tail is None:
                     continue
@@ -351,7 +361,7 @@ class Attributor:
                 words = phrase.text.strip()
                 if words.lower() in PRONOUNS or words.lower() in JUNK_SUBJECTS or len(words.split()) > 8:
                     continue
-                if any(e.label_ == "ORG" for e in phrase.ents) or t.text.lower() in ROLE_NOUNS:
+                if any(e.label_ == "ORG" for e in ents_in(phrase)) or t.text.lower() in ROLE_NOUNS:
                     at = self.to_original(phrase.start_char)
                     body = self.registry.body(words, at)  # "The Russian Foreign Ministry issued a statement."
                     body.last_seen = max(body.last_seen, at)

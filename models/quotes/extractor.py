@@ -17,7 +17,7 @@ from typing import Any
 from models.quotes import marks
 from models.quotes.attribution import Attribution, Attributor, is_speech_verb, speaker_actor
 from models.quotes.context import quote_context
-from models.quotes.language import PLACEHOLDER, mask_quotes, parse
+from models.quotes.language import PLACEHOLDER, ents_in, mask_quotes, parse
 from models.quotes.lexicon import ROLE_NOUNS, last_actor_in
 from models.quotes.people import Person, Registry, clean_name, looks_like_person, proper_name_at, role_of
 
@@ -161,7 +161,7 @@ class Extraction:
         return out
 
     def _register(self, sent: Any) -> None:
-        for ent in sent.ents:
+        for ent in ents_in(sent):
             at = self.to_original(ent.start_char)
             if ent.label_ == "PERSON":
                 name = clean_name(ent.text)

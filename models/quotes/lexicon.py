@@ -62,6 +62,7 @@ TITLES = frozenset(
     agriculture transport tourism justice state homeland strategic affairs diaspora communications environment
     knesset duma majlis parliament parliamentary un u.n. nato idf irgc kremlin white house council
     ministry's office's first second deputy-chairman ambassador-designate hon. his her excellency
+    adviser advisor aide counsellor counselor
     """.split()
 )
 

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from models.quotes.language import entities, ents_in
+
 from models.quotes.lexicon import (
     FEMALE_WORDS,
     KNOWN_SPEAKERS,
@@ -205,7 +207,7 @@ class Registry:
 
 def learn_from_doc(doc: Any, registry: Registry, to_original) -> None:
     """Register every PERSON (with its title or apposition as role) and every ORG named outside the quotes."""
-    for ent in doc.ents:
+    for ent in entities(doc).all:
         at = to_original(ent.start_char)
         if ent.label_ == "PERSON":
             name = clean_name(ent.text)
@@ -233,14 +235,14 @@ def role_of(ent: Any) -> tuple[str, str]:
         if child.dep_ == "appos" and child.i >= ent.end:
             span = doc[child.left_edge.i : child.right_edge.i + 1]
             role = role or span.text
-            orgs = [e.text for e in span.ents if e.label_ in ("ORG", "NORP", "GPE")]
+            orgs = [e.text for e in ents_in(span) if e.label_ in ("ORG", "NORP", "GPE")]
             affiliation = orgs[-1] if orgs else ""
     if root.dep_ == "appos" and root.head.i < ent.start:  # "the Kremlin's spokesman, Dmitry Peskov"
         head = root.head
         span = doc[head.left_edge.i : head.i + 1]
         role = role or span.text
     if not affiliation:
-        orgs = [e.text for e in doc.ents if e.label_ == "ORG" and e.end <= ent.start and e.start >= ent.start - 6]
+        orgs = [e.text for e in entities(doc).within(max(0, ent.start - 6), ent.start) if e.label_ == "ORG"]
         affiliation = orgs[-1] if orgs and role and orgs[-1] in role else ""
     return role, affiliation
 
