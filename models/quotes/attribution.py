@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from models.quotes.language import PLACEHOLDER, entities, ents_in
-from models.quotes.lexicon import ROLE_NOUNS, SPEECH_VERBS, WEAK_SPEECH, actor_in
+from models.quotes.lexicon import FEMALE_WORDS, MALE_WORDS, ROLE_NOUNS, SPEECH_VERBS, WEAK_SPEECH, actor_in
 from models.quotes.people import Person, Registry, clean_name, looks_like_person, proper_name_at
 
 PRONOUNS = frozenset("he she they it we i him her them".split())
@@ -27,6 +27,12 @@ JUNK_SUBJECTS = frozenset(
     "and but or who which that what this these those there here one some all both gmt utc the military "
     "both sides the two sides the sides everyone nobody others".split() + ["both sides", "the two sides", "the sides", "the military"])
 _SUBJECT_DEPS = ("nsubj", "nsubjpass", "csubj")
+# Role nouns that name outlets and institutions, not people
+MEDIA_NOUNS = frozenset("agency broadcast broadcaster channel daily kremlin magazine ministry ministers network newspaper "
+                        "outlet paper station tabloid website weekly".split())
+# Subjects that are institutions, for "it said" after them ("Netanyahu's office responded. “…,” it said.")
+BODY_NOUNS = frozenset("office embassy government cabinet army military presidency administration mission "
+                       "delegation command ministry agency committee council".split())
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,9 @@ class Attribution:
 
 
 def is_speech_verb(token: Any) -> bool:
+    if token.lemma_.lower() == "hit":  # "hit out at" speaks; "its jets had hit targets" does not
+        nxt = token.doc[token.i + 1] if token.i + 1 < len(token.doc) else None
+        return nxt is not None and nxt.text.lower() == "out"
     return token.text.lower() in SPEECH_VERBS and token.pos_ in ("VERB", "AUX")
 
 
@@ -50,13 +59,17 @@ def _noun_phrase(token: Any) -> Any:
         return doc[token.i : token.i + 1]
     lo = min(t.i for t in keep)
     hi = max(t.i for t in keep)
+    if token.pos_ == "NOUN":  # "Russia's ambassador in Tehran, Levan Dzhagaryan, said": the name in apposition
+        named = [c for c in token.children if c.dep_ == "appos" and c.pos_ == "PROPN" and c.i > token.i]
+        if named:
+            hi = max(hi, named[0].i)
     while hi > lo and doc[hi].dep_ in ("punct", "cc") or doc[hi].text in (",", "—", "–"):
         hi -= 1
     return doc[lo : hi + 1]
 
 
 DOCUMENT_NOUN = re.compile(
-    r"^(?:the|a|its|this|that|[\w-]+['’]s)\s+(?:[\w-]+\s+){0,2}(?:readout|statement|editorial|communiqu[eé]|"
+    r"^(?:the|a|an|its|this|that|[\w-]+['’]s)\s+(?:[\w-]+\s+){0,3}(?:readout|statement|editorial|communiqu[eé]|"
     r"commentary|column|note|bulletin|report|explanation|release|transcript|post|declaration)$")
 _MONTHS = "january february march april may june july august september october november december jan feb mar apr jun jul aug sep sept oct nov dec"
 
@@ -65,7 +78,8 @@ def _junk_phrase(text: str) -> bool:
     """Not a speaker: a clause opener, a date, a time stamp, a number, a place in capitals."""
     low = text.lower()
     words = low.split()
-    if not words or words[0] in ("that", "in", "on", "at", "without", "with", "for", "from", "to", "by", "of", "as"):
+    if not words or words[0] in ("that", "in", "on", "at", "without", "with", "for", "from", "to", "by", "of", "as",
+                                 "whose", "who", "whom", "which", "where", "when"):
         return True
     if words[0] in _MONTHS.split() and len(words) <= 3 or re.match(r"^\d", low):
         return True
@@ -143,6 +157,12 @@ class Attributor:
             return "", None
         if _junk_phrase(text):
             return "", None
+        if DOCUMENT_NOUN.search(low):
+            orgs = [e for e in ents_in(phrase_span) if e.label_ == "ORG"]
+            if orgs:  # "a Russian Foreign Ministry readout said": the ministry said it
+                name = orgs[-1].text
+                body = self.registry.body(name if name.lower().startswith("the ") else f"the {name}", at)
+                return body.name, body
         if DOCUMENT_NOUN.search(low) and not ents_in(phrase_span):
             # "the readout", "the editorial", "Moscow's statement": the body that issued it
             at_sent = phrase_span.sent.start_char
@@ -185,6 +205,15 @@ class Attributor:
             person = self.registry.by_role(text, at)  # "the spokeswoman", "the hardline daily", "the official"
             if person is not None:
                 return person.name, person
+            noun = low.split()[-1]
+            if low.startswith("the ") and noun in ROLE_NOUNS - MEDIA_NOUNS:
+                # "the diplomat said" with no one yet called a diplomat: the person just spoken of
+                pronoun = "she" if noun in FEMALE_WORDS else "he" if noun in MALE_WORDS else "person"
+                sent = phrase_span.sent
+                window = sent.start_char if sent.start == 0 else self.doc[sent.start - 1].sent.start_char
+                person = self.registry.by_pronoun(pronoun, at, prefer=self.recent, window_start=self.to_original(window))
+                if person is not None:
+                    return person.name, person
         before_tail = doc[tail.start - 1] if tail is not None and tail.start > phrase_span.start else None
         if before_tail is not None and before_tail.pos_ == "NOUN" and before_tail.text[:1].islower() \
                 and phrase_span.root.i >= tail.start:
@@ -250,6 +279,9 @@ class Attributor:
                 if child.dep_ in ("dobj", "obj"):
                     return _noun_phrase(child)
         subjects = [c for c in verb.children if c.dep_ in _SUBJECT_DEPS and c.text != PLACEHOLDER]
+        if not subjects:  # "“…,” Russia's ambassador, Mikhail Ulyanov, told": parsed as the quote's apposition
+            subjects = [a for c in verb.children if c.dep_ in _SUBJECT_DEPS and c.text == PLACEHOLDER
+                        for a in c.children if a.dep_ == "appos" and a.i > c.i]
         subjects = [c for c in subjects if not _junk_phrase(_noun_phrase(c).text)] or subjects
         if subjects:  # the nearest, when a dateline was parsed as a second subject ("TEL AVIV — X said")
             return _noun_phrase(min(subjects, key=lambda c: abs(c.i - verb.i)))
@@ -281,7 +313,7 @@ class Attributor:
             j += 1
         if j >= len(doc) or doc[j].is_sent_start and j != tokens[-1].i + 1 and doc[j - 1].text in (".", "!", "?"):
             return None
-        for k in range(j, min(j + 9, len(doc))):
+        for k in range(j, min(j + 16, len(doc))):  # "Maj. Gen. Igor Konashenkov, the ministry's spokesman, told"
             t = doc[k]
             if t.text in (".", "!", "?", ";") or t.text == PLACEHOLDER or "\n" in t.text:
                 return None
@@ -294,7 +326,13 @@ class Attributor:
                 words = [x for x in doc[j:k] if x.pos_ != "ADV" and x.dep_ not in ("aux", "neg", "auxpass")]
                 if not words:
                     return None
-                return doc[words[0].i : words[-1].i + 1]
+                span = doc[words[0].i : words[-1].i + 1]
+                # "Vasily Nebenzia, Russia's UN ambassador": the name, not the apposition after it
+                phrase = _noun_phrase(span.root)
+                tail = _proper_tail(phrase)
+                named = any(e.label_ == "PERSON" for e in ents_in(phrase)) or (
+                    tail is not None and looks_like_person(clean_name(tail.text)))
+                return phrase if named and span.start <= phrase.start and phrase.end <= span.end else span
         return None
 
     def attribute(self, quote_index: int, previous: Attribution | None, continued: bool,
@@ -342,7 +380,19 @@ class Attributor:
         for t in sent:
             if t.dep_ not in _SUBJECT_DEPS or t.head.pos_ not in ("VERB", "AUX") or t.text == PLACEHOLDER:
                 continue
-            candidates = [t] if t.pos_ == "PROPN" else [c for c in t.children if c.dep_ == "appos" and c.pos_ == "PROPN"]
+            # a known surname the tagger took for an adjective ("Pezeshkian chose to stress ...") is still a name
+            known = t.text[:1].isupper() and t.pos_ in ("ADJ", "NOUN") \
+                and self.registry.find_name(t.text, self.to_original(t.idx)) is not None
+            if t.text.lower() in ("he", "she") and t.head.dep_ == "ROOT":  # "He said he had raised Syria. “…”"
+                at = self.to_original(t.idx)
+                window = sent.start_char if sent.start == 0 else self.doc[sent.start - 1].sent.start_char
+                person = self.registry.by_pronoun(t.text, at, prefer=self.recent, window_start=self.to_original(window))
+                if person is not None:
+                    self.remember(person)
+                    return person
+                continue
+            candidates = [t] if t.pos_ == "PROPN" or known else \
+                [c for c in t.children if c.dep_ == "appos" and c.pos_ == "PROPN"]
             for c in candidates:
                 name = proper_name_at(c)
                 if not looks_like_person(name) or name == PLACEHOLDER:
@@ -359,10 +409,17 @@ class Attributor:
             if t.pos_ in ("NOUN", "PROPN") and not candidates or t.ent_type_ == "ORG":
                 phrase = _noun_phrase(t)
                 words = phrase.text.strip()
-                if words.lower() in PRONOUNS or words.lower() in JUNK_SUBJECTS or len(words.split()) > 8:
+                if words.lower() in PRONOUNS or words.lower() in JUNK_SUBJECTS or len(words.split()) > 8 \
+                        or _junk_phrase(words):
                     continue
-                if any(e.label_ == "ORG" for e in ents_in(phrase)) or t.text.lower() in ROLE_NOUNS:
-                    at = self.to_original(phrase.start_char)
+                at = self.to_original(phrase.start_char)
+                if t.text.lower() in ROLE_NOUNS and re.match(r"^(?:the|his|her)\s", words.lower()):
+                    person = self.registry.by_role(words, at)  # "the spokesman was cautious": Mousavi, again
+                    if person is not None and not person.is_body:
+                        person.last_seen = max(person.last_seen, at)
+                        self.remember(person)
+                        return person
+                if any(e.label_ == "ORG" for e in ents_in(phrase)) or t.text.lower() in ROLE_NOUNS | BODY_NOUNS:
                     body = self.registry.body(words, at)  # "The Russian Foreign Ministry issued a statement."
                     body.last_seen = max(body.last_seen, at)
                     return None
@@ -382,6 +439,10 @@ class Attributor:
         if j < 0 or self.doc[j].text != ":":
             return None
         sent = first.sent
+        for t in sent:  # "Netanyahu's office issued a statement: “…”": the subject of the clause
+            if t.i < j and t.dep_ in _SUBJECT_DEPS and t.head.i < j and t.head.dep_ == "ROOT" and t.text != PLACEHOLDER \
+                    and t.pos_ in ("PROPN", "NOUN"):
+                return _noun_phrase(t)
         for t in sent:
             if t.i >= j:
                 break

@@ -200,7 +200,10 @@ class Extraction:
         if not before.endswith(":"):
             return None
         candidates = [t for t in sent if is_speech_verb(t) and self.to_original(t.idx) < span.open_at]
-        if not candidates and sent.start > 0:
+        own_words = [t for t in sent if self.to_original(t.idx) < span.open_at and t.is_alpha]
+        if not candidates and sent.start > 0 and len(own_words) < 2:
+            # the colon ends the sentence before ("Lavrov said: ¶ “…”"); a clause of the quote's own
+            # sentence ("Zarif, speaking to state television: “…”") names its speaker itself
             prev = self.doc[sent.start - 1].sent
             candidates = [t for t in prev if is_speech_verb(t)]
         return candidates[-1] if candidates else None

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from models.errors import StanceError
 
+import re
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -130,7 +131,20 @@ def mask_quotes(text: str, quote_parts: Sequence[Sequence[tuple[int, int]]]) -> 
     if pos < len(text):
         pieces.append((m_pos, pos, len(text) - pos))
         out.append(text[pos:])
-    return Masked("".join(out), tuple(pieces), placeholders)
+    return Masked(blank_stamps("".join(out)), tuple(pieces), placeholders)
+
+
+# A live blog's time stamp or a wire dateline opening a line: the parser takes "GMT" or "TEHRAN" for the
+# subject of the sentence ("10:20 GMT — A senior official says ..." gave "GMT" as the one who says).
+_STAMP = re.compile(
+    r"(?m)^[ \t]*(?:\d{1,2}[:.]\d{2}\s*(?:GMT|UTC|BST|CET|EST|MSK|[AaPp]\.?[Mm]\.?|local time)?"
+    r"|[A-Z][A-Z.'-]+(?:[ ][A-Z][A-Z.'-]+){0,2}(?:,\s*[A-Z][a-z]{2,4}\.?\s*\d{1,2})?(?:\s*\([A-Za-z. ]{2,20}\))?)"
+    r"[ \t]*[—–-]{1,2}[ \t]+(?=\S)")
+
+
+def blank_stamps(text: str) -> str:
+    """Spaces over line-opening time stamps and datelines, so offsets stay and the parse sees the sentence."""
+    return _STAMP.sub(lambda m: " " * len(m.group(0)), text)
 
 
 def parse(masked_text: str) -> Any:

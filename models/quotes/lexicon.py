@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 _SPEECH_BASES = """
-say tell add write tweet post state stress note warn declare insist explain argue claim reply respond ask
+say tell add write tweet post answer state stress note warn declare insist explain argue claim reply respond ask
 announce report comment continue conclude emphasize emphasise underline underscore remark acknowledge admit
 caution quip recall urge vow charge complain counter observe suggest reiterate confirm allege accuse demand
 threaten promise assure deny pledge predict describe call maintain contend concede agree affirm assert boast
@@ -160,12 +160,23 @@ KNOWN_SPEAKERS: dict[str, str] = {
 }
 
 
+# Men's first names that end in -a, which otherwise marks a woman's name in the languages these articles
+# transliterate (Simona, Yelizaveta, Noa, Fatemeh aside).
+_MALE_IN_A = frozenset(
+    "nikita ilya luca joshua akiva mustafa moustafa musa moussa mousa issa isa yahya hamza osama usama taha reza alireza mirza attila "
+    "kosta sasha misha vanya abba ezra yehuda juda andrea jonah jona elisha mika sina".split())
+
+
 def gender_of_first_name(name: str) -> str | None:
     token = name.split()[0].lower().strip(".") if name.split() else ""
+    token = token.split("-")[0]  # "Mohammad-Reza"
     if token in _FEMALE_FIRST:
         return "f"
     if token in _MALE_FIRST:
         return "m"
+    if len(name.split()) > 1 and len(token) >= 4 and token.endswith("a") and token not in _MALE_IN_A \
+            and token.isalpha():
+        return "f"
     return None
 
 

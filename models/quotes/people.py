@@ -61,7 +61,9 @@ def clean_name(text: str) -> str:
 
 _NOT_NAMES = frozenset(
     "duma knesset majlis kremlin parliament congress senate council ministry government hamas hezbollah irgc idf "
-    "nato gmt utc monday tuesday wednesday thursday friday saturday sunday".split()
+    "nato gmt utc monday tuesday wednesday thursday friday saturday sunday office embassy agency army command "
+    "committee cabinet administration presidency mission institute university party court assembly corps "
+    "twitter facebook telegram instagram".split()
 )
 
 
@@ -189,7 +191,8 @@ class Registry:
             pool = [p for p in self.people if p.first_seen <= at and not p.is_body]
         recent = [p for p in pool if window_start <= p.last_seen <= at]
         if recent:
-            return max(recent, key=lambda p: p.last_seen)
+            # a lone capitalised word of unknown gender ("Kommersant", "Twitter" tagged PERSON) ranks last
+            return max(recent, key=lambda p: (body or p.gender is not None or len(p.name.split()) > 1, p.last_seen))
         for p in prefer:
             if p in pool:
                 return p

@@ -169,3 +169,38 @@ def test_no_word_list_from_the_seed_article_is_needed():
     source = "\n".join(inspect.getsource(m) for m in (lexicon, people, attribution))
     for word in ("Validating", "Hyping", "Defusing", "Lavrov's", "ILand", "Rotem", "Ansari"):
         assert word not in source, word
+
+
+def test_a_role_with_the_name_in_apposition_is_the_named_person():
+    article = (
+        "Russia's envoy in Cairo, Pavel Ostrovsky, told the weekly Nedelya that talks would go on. "
+        "“We see no reason to stop,” she said.\n\n"
+        "“There is no deadline for this, and nobody should invent one,” Colonel Arkady Brusov, the ministry's "
+        "spokesman, told reporters."
+    )
+    found = extract_quotes(article)
+    # a woman's first name in -a wins the pronoun over a man named later in the same sentence
+    article_f = article.replace("Pavel", "Ilona")
+    assert [q.speaker for q in extract_quotes(article_f)][:1] == ["Ilona Ostrovsky"]
+    assert found[1].speaker == "Arkady Brusov"
+
+
+def test_live_blog_time_stamps_do_not_become_speakers():
+    article = (
+        "08:15 GMT — A senior Jordanian official, briefing reporters by phone, says the border stays shut.\n\n"
+        "“We expect our neighbours to respect the agreement, not to test it,” the official said.\n\n"
+        "09:02 GMT — Foreign Minister Karim Haddad, speaking to state radio before the cabinet meeting: "
+        "“We came to talk. Whether the others came to listen, we will see tonight.”"
+    )
+    speakers = [q.speaker for q in extract_quotes(article)]
+    assert speakers == ["A senior Jordanian official", "Karim Haddad"]
+
+
+def test_the_diplomat_and_he_after_a_narrative_sentence_are_the_person_just_named():
+    article = (
+        "Deputy Foreign Minister Oleg Varenko met the delegation on Monday. "
+        "“Our door is open, and it will stay open,” the diplomat said.\n\n"
+        "He said he had also raised the question of the pipeline. “We will not be rushed on this.”"
+    )
+    found = extract_quotes(article)
+    assert [q.speaker for q in found] == ["Oleg Varenko", "Oleg Varenko"]
