@@ -44,7 +44,7 @@ class Attribution:
 
 
 def is_speech_verb(token: Any) -> bool:
-    if token.lemma_.lower() == "hit":  # "hit out at" speaks; "its jets had hit targets" does not
+    if token.text.lower() in ("hit", "hits", "hitting"):  # "hit out at" speaks; "its jets had hit targets" does not
         nxt = token.doc[token.i + 1] if token.i + 1 < len(token.doc) else None
         return nxt is not None and nxt.text.lower() == "out"
     return token.text.lower() in SPEECH_VERBS and token.pos_ in ("VERB", "AUX")

@@ -28,6 +28,7 @@ MODEL_VERSION = "3.8.0"
 PLACEHOLDER = "Quote"  # a capitalised noun: parses as the object of "said" and starts a sentence cleanly
 
 _lock = threading.Lock()
+_POS_RULES: list[Any] = []  # the compiled part-of-speech rules of the loaded pipeline
 
 
 def _register_components() -> None:
@@ -39,10 +40,18 @@ def _register_components() -> None:
     @Language.component("paragraph_breaks")
     def paragraph_breaks(doc: Any) -> Any:
         """A line break ends a sentence: no sentence runs from one paragraph into the next."""
-        for token in doc[:-1]:
-            if token.is_space and "\n" in token.text:
-                doc[token.i + 1].is_sent_start = True
+        from spacy.attrs import IS_SPACE
+
+        spaces = doc.to_array(IS_SPACE).nonzero()[0]  # only whitespace tokens are looked at
+        last = len(doc) - 1
+        for i in spaces.tolist():
+            if i < last and "\n" in doc[i].text:
+                doc[i + 1].is_sent_start = True
         return doc
+
+    @Language.component("pos_rules")
+    def pos_rules(doc: Any) -> Any:
+        return _POS_RULES[0](doc)
 
 
 class PipelineError(StanceError, RuntimeError):
@@ -63,6 +72,11 @@ def load_pipeline() -> Any:
             ) from None
         nlp = package.load(exclude=["lemmatizer"])
         nlp.add_pipe("paragraph_breaks", before="parser")
+        from models.quotes.pos_rules import PosRules
+
+        _POS_RULES[:] = [PosRules(nlp.get_pipe("attribute_ruler"))]  # same rules, table lookup
+        nlp.replace_pipe("attribute_ruler", "pos_rules")
+        nlp.rename_pipe("attribute_ruler", "pos_rules")
     meta = nlp.meta
     if meta.get("name") != MODEL_META_NAME or meta.get("version") != MODEL_VERSION:
         raise PipelineError(

