@@ -27,6 +27,7 @@ JUNK_SUBJECTS = frozenset(
     "and but or who which that what this these those there here one some all both gmt utc the military "
     "both sides the two sides the sides everyone nobody others".split() + ["both sides", "the two sides", "the sides", "the military"])
 _SUBJECT_DEPS = ("nsubj", "nsubjpass", "csubj")
+NAME_PARTICLES = frozenset("al el bin ibn ben abu de van von".split())
 # Role nouns that name outlets and institutions, not people
 MEDIA_NOUNS = frozenset("agency broadcast broadcaster channel daily kremlin magazine ministry ministers network newspaper "
                         "outlet paper station tabloid website weekly".split())
@@ -96,7 +97,8 @@ def _proper_tail(span: Any) -> Any | None:
     while i > span.start:
         t = doc[i - 1]
         joined = t.text in ("-", "‐") and i - 2 >= span.start and not doc[i - 2].whitespace_ and not t.whitespace_
-        if (t.pos_ == "PROPN" and t.text[:1].isupper()) or joined:
+        particle = t.text.lower() in NAME_PARTICLES and i < span.end  # "Sultan al-Khatib", "Ali bin Salman"
+        if (t.pos_ == "PROPN" and t.text[:1].isupper()) or joined or particle:
             i -= 1
             continue
         break
@@ -138,6 +140,7 @@ class Attributor:
         self.placeholder_token = placeholder_token  # quote index -> token indices of its placeholders
         self.recent: list[Person] = []  # speakers and sentence subjects, most recent first
         self._positions: dict[str, list[int]] | None = None
+        self.last_subject: tuple[Person, int] | None = None  # a narrative sentence's subject, and that sentence
 
     # ------------------------------------------------------------ resolve
     def resolve(self, phrase_span: Any) -> tuple[str, Person | None]:
@@ -169,10 +172,18 @@ class Attributor:
             body = self.registry.by_pronoun("it", at, window_start=self.to_original(at_sent) - 600)
             if body is not None:
                 return body.name, body
+        root = phrase_span.root
+        if root.pos_ == "NOUN" and root.text.lower() in BODY_NOUNS and root.i == phrase_span.end - 1 \
+                and not re.match(r"^(?:the|a|an)\s+\w+$", low):
+            body = self.registry.body(text, at)  # "Prime Minister Benjamin Netanyahu's office": the office
+            return body.name, body
         if low in PRONOUNS:
             sent = phrase_span.sent
             window = sent.start_char if sent.start == 0 else self.doc[sent.start - 1].sent.start_char
-            person = self.registry.by_pronoun(low, at, prefer=self.recent, window_start=self.to_original(window))
+            named_here = any(t.ent_type_ == "PERSON" or t.pos_ == "PROPN" and self.registry.find_name(t.text, at)
+                             for t in sent if t.i < phrase_span.start and t.text != PLACEHOLDER)
+            person = None if named_here else self._previous_subject(low, sent)
+            person = person or self.registry.by_pronoun(low, at, prefer=self.recent, window_start=self.to_original(window))
             return (person.name, person) if person else ("", None)
         doc = phrase_span.doc
         tail = _proper_tail(phrase_span)
@@ -223,6 +234,17 @@ class Attributor:
             return body.name, body
         body = self.registry.body(text, at)
         return body.name, body
+
+    def _previous_subject(self, pronoun: str, sent: Any) -> Person | None:
+        """The person the sentence before was about, when the pronoun fits: "Netanyahu, who has raised the
+        case with Putin, sounded hopeful. “…,” he told reporters" is Netanyahu, not the later-named Putin."""
+        if self.last_subject is None or sent.start == 0 or pronoun not in ("he", "she"):
+            return None
+        person, subject_sent = self.last_subject
+        if self.doc[sent.start - 1].sent.start != subject_sent or person.is_body:
+            return None
+        wrong = {"he": "f", "she": "m"}[pronoun]
+        return person if person.gender != wrong else None
 
     def _learn_description(self, person: Person, phrase_span: Any, name: str) -> None:
         """'Foreign Ministry spokeswoman Maria Zakharova' said: learn the role that came with the name."""
@@ -377,7 +399,14 @@ class Attributor:
     def note_subjects(self, sent: Any) -> Person | None:
         """The person or body a narrative sentence is about (its subject, or the name in apposition to it)
         becomes the likeliest antecedent for the next pronoun; returned for the paragraph's record."""
-        for t in sent:
+        person = self._sentence_subject(sent)
+        self.last_subject = (person, sent.start) if person is not None else None
+        return person
+
+    def _sentence_subject(self, sent: Any) -> Person | None:
+        # the main clause's subject first: "a day before Assad fled, Lavrov sat on a panel" is about Lavrov
+        tokens = sorted(sent, key=lambda t: (t.head.dep_ != "ROOT", t.i))
+        for t in tokens:
             if t.dep_ not in _SUBJECT_DEPS or t.head.pos_ not in ("VERB", "AUX") or t.text == PLACEHOLDER:
                 continue
             # a known surname the tagger took for an adjective ("Pezeshkian chose to stress ...") is still a name

@@ -185,7 +185,7 @@ def gender_of_surname(name: str) -> str | None:
     last = name.split()[-1].lower() if name.split() else ""
     if re.search(r"(?:ova|eva|yova|ina|yna|skaya|tskaya|aya)$", last):
         return "f"
-    if re.search(r"(?:ov|ev|yov|in|yn|sky|skiy|tsky|ich|vich)$", last):
+    if re.search(r"(?:ov|ev|yov|sky|skiy|tsky|ich|vich)$", last):  # not -in: Putin, but also Feigin, Halperin
         return "m"
     return None
 

@@ -199,8 +199,11 @@ class Registry:
         return max(pool, key=lambda p: p.last_seen) if pool else None
 
     def by_role(self, phrase: str, at: int) -> Person | None:
-        """'the minister', 'the spokeswoman', 'the ministry': the latest person or body with that role."""
-        words = {w for w in re.findall(r"[a-z]+", phrase.lower()) if w in ROLE_NOUNS}
+        """'the minister', 'the spokeswoman', 'the ministry': the latest person or body with that role.
+
+        Only the phrase's last word is the role: "the prime minister's office" is an office, not a minister."""
+        last = re.findall(r"[a-z]+", phrase.lower())[-1:]
+        words = {w for w in last if w in ROLE_NOUNS}
         if not words:
             return None
         actor = actor_in(phrase)

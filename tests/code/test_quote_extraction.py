@@ -222,3 +222,15 @@ def test_table_lookup_gives_every_token_the_part_of_speech_the_models_ruler_give
         got = rules(stock(text))
     assert [t.pos_ for t in got] == [t.pos_ for t in expected]
     assert "attribute_ruler" not in load_pipeline().pipe_names and "pos_rules" in load_pipeline().pipe_names
+
+
+def test_an_office_speaks_for_itself_and_he_is_the_subject_of_the_sentence_before():
+    article = (
+        "Prime Minister Daniel Arbel spoke with President Viktor Sorokov on Monday.\n\n"
+        "The Israeli prime minister's office said in a statement: “Israel will keep every channel open.”\n\n"
+        "Arbel, who has raised the matter with Sorokov repeatedly, sounded hopeful. “I have the impression "
+        "that the matter is moving in the right direction,” he told reporters.\n\n"
+        "“The region does not like it, and it says so,” said Karim al-Nouri, a political scientist."
+    )
+    assert [q.speaker for q in extract_quotes(article)] == [
+        "The Israeli prime minister's office", "Daniel Arbel", "Karim al-Nouri"]
