@@ -216,13 +216,15 @@ class Attributor:
             person = self.registry.by_role(text, at)  # "the spokeswoman", "the hardline daily", "the official"
             if person is not None:
                 return person.name, person
-            noun = low.split()[-1]
+            noun = "leader" if re.search(r"\bhead of (?:state|government)$", low) else low.split()[-1]
             if low.startswith("the ") and noun in ROLE_NOUNS - MEDIA_NOUNS:
-                # "the diplomat said" with no one yet called a diplomat: the person just spoken of
-                pronoun = "she" if noun in FEMALE_WORDS else "he" if noun in MALE_WORDS else "person"
+                # "the diplomat said", "the Russian top diplomat", "the Israeli premier", "the head of state"
+                # with no one yet called that: the person of that side and kind of office, or the one just named
                 sent = phrase_span.sent
                 window = sent.start_char if sent.start == 0 else self.doc[sent.start - 1].sent.start_char
-                person = self.registry.by_pronoun(pronoun, at, prefer=self.recent, window_start=self.to_original(window))
+                subject = self.last_subject[0] if self.last_subject and sent.start > 0 \
+                    and self.doc[sent.start - 1].sent.start == self.last_subject[1] else None
+                person = self.registry.by_epithet(low, noun, at, self.to_original(window), subject, self.recent)
                 if person is not None:
                     return person.name, person
         before_tail = doc[tail.start - 1] if tail is not None and tail.start > phrase_span.start else None

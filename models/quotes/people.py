@@ -75,6 +75,16 @@ def looks_like_person(name: str) -> bool:
                or re.match(r"^(?:al|el|bin|ben|abu)-\w", w, re.I) for w in words)
 
 
+# The offices a wire epithet stands for: "the top diplomat" is a foreign minister, "the premier" a prime minister.
+EPITHET_OFFICES: dict[str, set[str]] = {
+    "diplomat": {"diplomat", "minister", "ambassador", "envoy", "deputy"},
+    "premier": {"premier", "minister"},
+    "leader": {"leader", "president", "premier", "king", "emir", "minister", "ayatollah"},
+    "president": {"president"},
+    "minister": {"minister"},
+}
+
+
 class Registry:
     """People and bodies in mention order, with lookups by surname, pronoun and role."""
 
@@ -197,6 +207,21 @@ class Registry:
             if p in pool:
                 return p
         return max(pool, key=lambda p: p.last_seen) if pool else None
+
+    def by_epithet(self, phrase: str, noun: str, at: int, window_start: int, subject: Person | None = None,
+                   prefer: Iterable[Person] = ()) -> Person | None:
+        """'the Russian top diplomat', 'the Israeli premier', 'the head of state', 'the diplomat': a person of
+        the side the phrase names (any time before) whose known office fits the noun, else the latest one
+        of that side; with no side named, only someone named since ``window_start``, the sentence before's
+        ``subject`` first, else the latest speaker in ``prefer``."""
+        fits = EPITHET_OFFICES.get(noun, {noun})
+        actor = actor_in(phrase)
+        wrong = "m" if noun in FEMALE_WORDS else "f" if noun in MALE_WORDS else ""
+        pool = [p for p in self.people if not p.is_body and p.first_seen <= at and p.gender != wrong
+                and (p.actor == actor if actor else window_start <= p.last_seen)]
+        if not pool:
+            return next((p for p in prefer if not actor and not p.is_body and p.gender != wrong), None)
+        return max(pool, key=lambda p: (bool(p.roles_words & fits), p is subject, p.last_seen))
 
     def by_role(self, phrase: str, at: int) -> Person | None:
         """'the minister', 'the spokeswoman', 'the ministry': the latest person or body with that role.

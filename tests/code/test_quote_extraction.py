@@ -234,3 +234,14 @@ def test_an_office_speaks_for_itself_and_he_is_the_subject_of_the_sentence_befor
     )
     assert [q.speaker for q in extract_quotes(article)] == [
         "The Israeli prime minister's office", "Daniel Arbel", "Karim al-Nouri"]
+
+
+def test_wire_epithets_name_the_person_of_that_side_and_office():
+    article = (
+        "MOSCOW, March 3. Russian Foreign Minister Pavel Orlov held talks with his Iranian counterpart "
+        "Hamid Rostami on Tuesday. \"We agreed to keep coordinating on every issue,\" the Russian top diplomat "
+        "said after the talks.\n\n"
+        "Israeli Prime Minister Daniel Arbel later spoke with Orlov's president by phone. \"I said that Israel "
+        "will not accept this,\" the Israeli premier said."
+    )
+    assert [q.speaker for q in extract_quotes(article)] == ["Pavel Orlov", "Daniel Arbel"]
