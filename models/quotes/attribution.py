@@ -344,7 +344,11 @@ class Attributor:
             if is_speech_verb(t):
                 if k == j:  # "said X"
                     m = k + 1
-                    while m < len(doc) and doc[m].pos_ in ("DET", "PROPN", "NOUN", "ADJ", "PART") and doc[m].text not in (",", "."):
+                    while m < len(doc) and doc[m].text not in (",", ".") and (
+                            doc[m].pos_ in ("DET", "PROPN", "NOUN", "ADJ", "PART")
+                            or doc[m].text.lower() in ("for", "of") and m > k + 1 and m + 1 < len(doc)
+                            and not any(x.pos_ == "PROPN" for x in doc[k + 1 : m])  # a name ends there
+                            and doc[m + 1].pos_ in ("DET", "PROPN", "NOUN", "ADJ")):  # "a spokesperson for the embassy"
                         m += 1
                     return doc[k + 1 : m] if m > k + 1 else None
                 words = [x for x in doc[j:k] if x.pos_ != "ADV" and x.dep_ not in ("aux", "neg", "auxpass")]

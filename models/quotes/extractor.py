@@ -72,8 +72,22 @@ def extract_quotes(article: str, include_indirect: bool = False) -> list[Extract
     return Extraction(article).run(include_indirect)
 
 
+_WRAP = re.compile(r"(?:(?<=[^\s.!?:;\"”»’'…])|(?<=,[\"”»’']))[ \t]*\n(?=[ \t]*[^\s])")  # not after . or ."
+
+
+def join_wrapped_lines(text: str) -> str:
+    """A line break inside a sentence (hard-wrapped or pasted text) becomes a space, offsets kept.
+
+    A break after sentence-final punctuation or a closing quote mark stays: it ends a paragraph, as a blank
+    line does."""
+    if "\n" not in text:
+        return text
+    return _WRAP.sub(lambda m: " " * len(m.group(0)), text)
+
+
 class Extraction:
     def __init__(self, article: str) -> None:
+        article = join_wrapped_lines(article)
         self.article = article
         self.spans = marks.find_spans(article)
         self.masked = mask_quotes(article, [s.parts for s in self.spans])
@@ -85,7 +99,8 @@ class Extraction:
             if qi is not None and token.text == PLACEHOLDER:
                 self.placeholder_token.setdefault(qi, []).append(token.i)
         self.sentences = _Sentences(self._sentence_bounds())
-        self.paragraph_starts = [0] + [m.end() for m in re.finditer(r"\n\s*\n", article)]
+        # after join_wrapped_lines every line break left ends a paragraph
+        self.paragraph_starts = [0] + [m.end() for m in re.finditer(r"\n\s*", article)]
         self.registry = Registry()
         self.attributor = Attributor(self.doc, self.registry, self.to_original, self.placeholder_token)
 

@@ -245,3 +245,14 @@ def test_wire_epithets_name_the_person_of_that_side_and_office():
         "will not accept this,\" the Israeli premier said."
     )
     assert [q.speaker for q in extract_quotes(article)] == ["Pavel Orlov", "Daniel Arbel"]
+
+
+def test_hard_wrapped_lines_do_not_cut_the_attribution_off():
+    article = (
+        "Tehran has rejected the claims. \u201cThese are baseless allegations,\u201d\n"
+        "Foreign Ministry spokesman Reza Karimi told a weekly news\nconference in Tehran.\n"
+        "\u201cIt\u2019s a matter for the two countries,\u201d said a spokesperson for the Israeli embassy."
+    )
+    found = extract_quotes(article)
+    assert [q.speaker for q in found] == ["Reza Karimi", "a spokesperson for the Israeli embassy"]
+    assert article[found[0].start:found[0].end].startswith("These are baseless")
