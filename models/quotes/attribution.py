@@ -316,6 +316,9 @@ class Attributor:
                         return _noun_phrase(g)
         if verb.dep_ in ("conj", "advcl", "xcomp", "ccomp") and verb.head.i != verb.i:
             head = verb.head
+            if verb.dep_ == "advcl" and not is_speech_verb(head) and head.dep_ == "ccomp" and is_speech_verb(head.head):
+                # "The minister said Russia's role was limited, adding: …": the one who said, not "Russia's role"
+                return self.subject_of(head.head)
             if head.text.lower() in ("quoted", "cited") or is_speech_verb(head) or verb.dep_ in ("conj", "advcl", "xcomp"):
                 return self.subject_of(head) if head.i != verb.i else None
         return None

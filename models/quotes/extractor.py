@@ -80,6 +80,9 @@ def join_wrapped_lines(text: str) -> str:
 
     A break after sentence-final punctuation or a closing quote mark stays: it ends a paragraph, as a blank
     line does."""
+    if "``" in text:  # typewriter marks of older wire copy: ``…'' (same length, so offsets hold)
+        text = re.sub(r"``(?=\S)", " “", text)
+        text = re.sub(r"(?<=\S)''", "” ", text)
     if "\n" not in text:
         return text
     return _WRAP.sub(lambda m: " " * len(m.group(0)), text)
@@ -158,7 +161,10 @@ class Extraction:
                     continued = prev_quote_para >= 0 and (
                         para == prev_quote_para or (self._quote_only_paragraph(span) and para - prev_quote_para == 1))
                     attribution = self.attributor.attribute(
-                        qi, previous, continued, colon, paragraph_subject if subject_para == para else None)
+                        qi, previous, continued, colon,
+                        # the paragraph's subject; for a quote-only paragraph, the one the paragraph before was about
+                        paragraph_subject if subject_para == para
+                        or (subject_para == para - 1 and self._quote_only_paragraph(span)) else None)
                 if not self._is_speech(span, attribution):
                     continue
                 results[qi] = self._build(span, attribution)

@@ -256,3 +256,16 @@ def test_hard_wrapped_lines_do_not_cut_the_attribution_off():
     found = extract_quotes(article)
     assert [q.speaker for q in found] == ["Reza Karimi", "a spokesperson for the Israeli embassy"]
     assert article[found[0].start:found[0].end].startswith("These are baseless")
+
+
+def test_adding_clause_typewriter_marks_and_a_quote_paragraph_after_its_speakers_paragraph():
+    article = (
+        "The minister said Russia's role was 'constructive but limited', adding: 'We don't expect Moscow to "
+        "solve Israel's problems for it.'\n\n"
+        "Israel's ambassador Yosef Adler spoke to the weekly Ogonyok on Friday.\n\n"
+        "\u201cWe value the dialogue with Moscow, even when we disagree.\u201d\n\n"
+        "``We are ready to help,'' Putin said at the meeting."
+    )
+    found = extract_quotes(article)
+    assert [q.speaker for q in found] == ["The minister", "The minister", "Yosef Adler", "Putin"]
+    assert found[-1].text == "We are ready to help,"
