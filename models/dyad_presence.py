@@ -18,41 +18,19 @@ Everything else is the network's calibrated answer, untouched.
 
 from __future__ import annotations
 
-import re
-from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
 
 from models.input_encoding import QuoteInput
-from models.label_schema import actor_terms
-from models.quotes.lexicon import ACTOR_MARKERS, KNOWN_SPEAKERS
-
-
-# How the press names an actor beyond the extractor's markers (general usage, not from any article).
-EXTRA_NAMES: dict[str, tuple[str, ...]] = {
-    "israel": ("zionist", "zionist regime", "netanyahu government", "west jerusalem"),
-    "iran": ("ayatollahs", "mullahs"),
-    "russia": ("russian federation", "sochi", "st petersburg", "st. petersburg"),
-    "us": ("u.s", "usa", "americans", "trump administration", "biden administration"),
-}
-
-
-@lru_cache(maxsize=512)
-def _pattern(actor: str) -> re.Pattern[str]:
-    terms = {*ACTOR_MARKERS.get(actor, ()), *actor_terms(actor)}  # an undescribed actor: its own name
-    terms |= {name for name, who in KNOWN_SPEAKERS.items() if who == actor}
-    terms |= set(EXTRA_NAMES.get(actor, ()))
-    alternatives = "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True) if t)
-    # plurals and possessives too: "the Russians", "Iran's"
-    return re.compile(rf"(?<![\w])(?:{alternatives})(?:s|['’]s)?(?![\w])", re.IGNORECASE)
+from models.quotes.lexicon import actor_pattern
 
 
 def actor_named(actor: str, quote: QuoteInput) -> bool:
     """True when the quote, its speaker, its context or the speaker's stated actor names ``actor``."""
     if quote.speaker_actor and quote.speaker_actor.strip().lower() == actor:
         return True
-    pattern = _pattern(actor)
+    pattern = actor_pattern(actor)
     return any(pattern.search(part) for part in (quote.text, quote.speaker, quote.context) if part)
 
 

@@ -16,14 +16,13 @@ change from epoch to epoch:
 from __future__ import annotations
 
 import random
-import re
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Sequence
 
 import torch
 
 from models.input_encoding import QuoteInput, encode_quotes, pad_batch
+from models.quotes.lexicon import actor_pattern
 from models.label_schema import (
     ACTOR_DESCRIPTIONS,
     HELD_OUT_ACTORS,
@@ -33,7 +32,6 @@ from models.label_schema import (
     STANCE2ID,
     UNKNOWN_LABEL_ID,
     QuoteRecord,
-    actor_terms,
     dyad_key,
     split_dyad,
 )
@@ -45,16 +43,10 @@ NEGATIVE_ACTORS: tuple[str, ...] = tuple(
 )
 
 
-@lru_cache(maxsize=None)
-def _actor_pattern(actor: str) -> re.Pattern[str]:
-    terms = sorted(set(actor_terms(actor)) | {actor.replace("_", " ")}, key=len, reverse=True)
-    return re.compile(r"\b(?:" + "|".join(re.escape(t) for t in terms) + r")", re.IGNORECASE)
-
-
 def mentioned_actors(record: QuoteRecord, actors: Sequence[str] = NEGATIVE_ACTORS) -> set[str]:
     """Actors named (by name, capital or demonym) anywhere in the record, or as its speaker's actor."""
     text = " ".join((record.text, record.speaker, record.context))
-    found = {a for a in actors if _actor_pattern(a).search(text)}
+    found = {a for a in actors if actor_pattern(a).search(text)}
     for dyad in record.labels:
         found.update(split_dyad(dyad))
     if record.speaker_actor:

@@ -7,6 +7,7 @@ from a particular article.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _SPEECH_BASES = """
 say tell add write tweet post answer state stress note warn declare insist explain argue claim reply respond ask
@@ -106,13 +107,14 @@ _MALE_FIRST = frozenset(
 # Institutions, demonyms and places that say which actor a speaker speaks for.
 ACTOR_MARKERS: dict[str, tuple[str, ...]] = {
     "russia": ("russia", "russian", "moscow", "kremlin", "duma", "federation council", "tass", "ria novosti",
-               "interfax", "rossiya", "smolensk square", "lavrov", "putin"),
+               "interfax", "rossiya", "smolensk square", "lavrov", "putin", "russian federation", "sochi",
+               "st petersburg", "st. petersburg"),
     "israel": ("israel", "israeli", "jerusalem", "knesset", "idf", "mossad", "shin bet", "tel aviv", "likud",
-               "netanyahu"),
+               "netanyahu", "zionist", "zionist regime", "west jerusalem"),
     "iran": ("iran", "iranian", "tehran", "irgc", "revolutionary guard", "majlis", "islamic republic", "irna",
-             "tasnim", "fars news", "press tv", "khamenei", "quds force", "basij"),
+             "tasnim", "fars news", "press tv", "khamenei", "quds force", "basij", "ayatollahs", "mullahs"),
     "us": ("united states", "u.s.", "american", "washington", "white house", "pentagon", "state department",
-           "congress"),
+           "congress", "u.s", "usa", "americans", "trump administration", "biden administration"),
     "turkey": ("turkey", "turkish", "türkiye", "ankara", "erdogan"),
     "ukraine": ("ukraine", "ukrainian", "kyiv", "kiev", "zelensky", "verkhovna rada"),
     "china": ("china", "chinese", "beijing", "xinhua"),
@@ -188,6 +190,18 @@ def gender_of_surname(name: str) -> str | None:
     if re.search(r"(?:ov|ev|yov|sky|skiy|tsky|ich|vich)$", last):  # not -in: Putin, but also Feigin, Halperin
         return "m"
     return None
+
+
+@lru_cache(maxsize=512)
+def actor_pattern(actor: str) -> re.Pattern[str]:
+    """Any of the actor's markers (or, for an actor without markers, its own name and spellings) as a word,
+    plurals and possessives too: "the Russians", "Iran's"."""
+    from models.label_schema import actor_terms
+
+    terms = {*ACTOR_MARKERS.get(actor, ()), *actor_terms(actor)}
+    terms |= {name for name, who in KNOWN_SPEAKERS.items() if who == actor}
+    alternatives = "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True) if t)
+    return re.compile(rf"(?<![\w])(?:{alternatives})(?:s|['’]s)?(?![\w])", re.IGNORECASE)
 
 
 def actors_named(text: str) -> set[str]:
