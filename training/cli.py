@@ -78,6 +78,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     ex.add_argument("--split", default="test", choices=("dev", "test", "all", "seed"),
                     help="which gold articles (the extractor is tuned on dev; test is held out)")
     ex.add_argument("--kind", default="direct", choices=("direct", "indirect"))
+    ex.add_argument("--layout", default="as-written", choices=("as-written", "single-newline", "wrapped"),
+                    help="re-lay the articles out as scraped text often is: paragraphs split by one line break, "
+                         "or hard-wrapped at 72 columns (offsets kept)")
     ex.add_argument("--errors", type=int, default=0, help="print this many errors")
     ex.add_argument("--json", default="", help="also write the scores here")
     ex.set_defaults(func=eval_extraction_main)

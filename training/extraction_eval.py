@@ -12,6 +12,7 @@ only; the test split is never looked at while tuning.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import time
@@ -154,8 +155,25 @@ def select(split: str) -> list[Article]:
     return articles if split == "all" else [a for a in articles if splits[a.id] == split]
 
 
-def run(split: str, kind: str = "direct") -> tuple[dict[str, Any], Tally, dict[str, Tally], float]:
-    articles = select(split)
+def relay(text: str, layout: str) -> str:
+    """The same article laid out another way, every character at its offset (gold spans stay valid):
+    ``single-newline`` puts one line break between paragraphs, ``wrapped`` breaks lines at 72 columns."""
+    if layout == "as-written":
+        return text
+    if layout == "single-newline":
+        return text.replace("\n\n", "\n ")
+    if layout == "wrapped":
+        out, column = list(text), 0
+        for i, ch in enumerate(text):
+            column = 0 if ch == "\n" else column + 1
+            if ch == " " and column > 72:
+                out[i], column = "\n", 0
+        return "".join(out)
+    raise ValueError(f"layout must be as-written, single-newline or wrapped, got {layout!r}")
+
+
+def run(split: str, kind: str = "direct", layout: str = "as-written") -> tuple[dict[str, Any], Tally, dict[str, Tally], float]:
+    articles = [dataclasses.replace(a, text=relay(a.text, layout)) for a in select(split)]
     from models.quotes.language import load_pipeline
 
     load_pipeline()  # model loading is not extraction time
@@ -184,8 +202,8 @@ def format_scores(name: str, s: dict[str, Any]) -> str:
 
 def run_cli(args: Any) -> int:
     """``stance eval-extraction``: print the scores (arguments declared in ``training.cli``)."""
-    scores, total, by_style, _ = run(args.split, args.kind)
-    print(f"{args.kind} quotes, {args.split} split, {scores['articles']} articles, {scores['seconds']} s")
+    scores, total, by_style, _ = run(args.split, args.kind, args.layout)
+    print(f"{args.kind} quotes, {args.split} split ({args.layout}), {scores['articles']} articles, {scores['seconds']} s")
     print(format_scores("all", scores))
     for style, tally in sorted(by_style.items()):
         print(format_scores(style, tally.scores()))

@@ -85,7 +85,17 @@ def join_wrapped_lines(text: str) -> str:
         text = re.sub(r"(?<=\S)''", "” ", text)
     if "\n" not in text:
         return text
-    return _WRAP.sub(lambda m: " " * len(m.group(0)), text)
+
+    def join(m: re.Match[str]) -> str:
+        line = text[text.rfind("\n", 0, m.start()) + 1 : m.start()]
+        rest = text[m.end() : m.end() + 12]
+        mid_sentence = text[m.start() - 1] in ",;(" or rest[:1].islower()
+        # a short line ending in a word is a headline; a line opening with capitals is a dateline
+        if not mid_sentence and (len(line) < 50 or re.match(r"[A-Z]{3,}\b", rest)):
+            return m.group(0)
+        return " " * len(m.group(0))
+
+    return _WRAP.sub(join, text)
 
 
 class Extraction:

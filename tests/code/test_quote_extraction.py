@@ -269,3 +269,14 @@ def test_adding_clause_typewriter_marks_and_a_quote_paragraph_after_its_speakers
     found = extract_quotes(article)
     assert [q.speaker for q in found] == ["The minister", "The minister", "Yosef Adler", "Putin"]
     assert found[-1].text == "We are ready to help,"
+
+
+def test_seed_article_laid_out_as_scraped_text_keeps_its_quotes_and_speakers():
+    from training.extraction_eval import relay
+
+    article = SEED_ARTICLE.read_text(encoding="utf-8")
+    gold = [json.loads(line)["speaker"] for line in SEED_QUOTES.read_text(encoding="utf-8").splitlines()]
+    for layout in ("single-newline", "wrapped"):
+        text = relay(article, layout)
+        assert len(text) == len(article) and text != article
+        assert [q.speaker for q in extract_quotes(text)] == gold, layout
