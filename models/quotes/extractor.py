@@ -72,30 +72,46 @@ def extract_quotes(article: str, include_indirect: bool = False) -> list[Extract
     return Extraction(article).run(include_indirect)
 
 
-_WRAP = re.compile(r"(?:(?<=[^\s.!?:;\"”»’'…])|(?<=,[\"”»’']))[ \t]*\n(?=[ \t]*[^\s])")  # not after . or ."
+_LINE_BREAK = re.compile(r"(?<=[^\s])[ \t]*\n(?=[ \t]*[^\s])")  # one line break between two lines of text
+
+
+def _inside_quote(segment: str) -> bool:
+    """An opening mark in ``segment`` still waits for its closing one."""
+    opens = segment.count("“") + segment.count("«") + segment.count("„")
+    closes = segment.count("”") + segment.count("»")
+    return opens > closes or segment.count('"') % 2 == 1
 
 
 def join_wrapped_lines(text: str) -> str:
     """A line break inside a sentence (hard-wrapped or pasted text) becomes a space, offsets kept.
 
-    A break after sentence-final punctuation or a closing quote mark stays: it ends a paragraph, as a blank
-    line does."""
+    A break after a sentence's end stays and ends a paragraph, as a blank line does, unless a quotation
+    is still open there (wrapped text breaking after a full stop inside a quote); a short line ending in a
+    word (a headline) and a line before a dateline in capitals keep theirs too."""
     if "``" in text:  # typewriter marks of older wire copy: ``…'' (same length, so offsets hold)
         text = re.sub(r"``(?=\S)", " “", text)
         text = re.sub(r"(?<=\S)''", "” ", text)
     if "\n" not in text:
         return text
-
-    def join(m: re.Match[str]) -> str:
+    out = list(text)
+    paragraph_start = 0
+    for m in _LINE_BREAK.finditer(text):
+        blank = text.rfind("\n\n", paragraph_start, m.start())
+        if blank >= 0:
+            paragraph_start = blank + 2
         line = text[text.rfind("\n", 0, m.start()) + 1 : m.start()]
-        rest = text[m.end() : m.end() + 12]
-        mid_sentence = text[m.start() - 1] in ",;(" or rest[:1].islower()
-        # a short line ending in a word is a headline; a line opening with capitals is a dateline
-        if not mid_sentence and (len(line) < 50 or re.match(r"[A-Z]{3,}\b", rest)):
-            return m.group(0)
-        return " " * len(m.group(0))
-
-    return _WRAP.sub(join, text)
+        before, rest = text[m.start() - 1], text[m.end() : m.end() + 12]
+        if before in ".!?:;…" or (before in "\"”»’'" and text[m.start() - 2] in ".!?…"):
+            join = _inside_quote(text[paragraph_start : m.start()]) and rest[:1] not in "“«„\"‘'"
+        elif before in ",;(" or rest[:1].islower():
+            join = True
+        else:  # a short line ending in a word is a headline; a line opening with capitals is a dateline
+            join = len(line) >= 50 and not re.match(r"[A-Z]{3,}\b", rest)
+        if join:
+            out[m.start() : m.end()] = " " * (m.end() - m.start())
+        else:
+            paragraph_start = m.end()
+    return "".join(out)
 
 
 class Extraction:
