@@ -161,7 +161,7 @@ def relay(text: str, layout: str) -> str:
     if layout == "as-written":
         return text
     if layout == "single-newline":
-        return text.replace("\n\n", "\n ")
+        return text.replace("\n\n", " \n")
     if layout == "wrapped":
         out, column = list(text), 0
         for i, ch in enumerate(text):

@@ -93,6 +93,8 @@ def join_wrapped_lines(text: str) -> str:
         text = re.sub(r"(?<=\S)''", "” ", text)
     if "\n" not in text:
         return text
+    # an indented line: the indent goes before the break, so the parser sees the line start at its first word
+    text = re.sub(r"\n([ \t]+)(?=\S)", lambda m: m.group(1) + "\n", text)
     out = list(text)
     paragraph_start = 0
     for m in _LINE_BREAK.finditer(text):
