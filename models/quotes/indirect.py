@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from models.quotes.extractor import ExtractedQuote, Extraction
 
 MIN_CLAUSE_WORDS = 4
+QUESTION_VERBS = frozenset("ask asks asked asking wonder wonders wondered".split())  # a reporter's question
+INDIRECT_QUESTION = frozenset("why how what whether who whom which where when if".split())
 
 
 def reported_speech(extraction: "Extraction") -> list["ExtractedQuote"]:
@@ -27,7 +29,7 @@ def reported_speech(extraction: "Extraction") -> list["ExtractedQuote"]:
     out = []
     for sent in doc.sents:
         for verb in sent:
-            if not is_speech_verb(verb) or verb.text.lower() in WEAK_SPEECH:
+            if not is_speech_verb(verb) or verb.text.lower() in WEAK_SPEECH or verb.text.lower() in QUESTION_VERBS:
                 continue
             clauses = [c for c in verb.children if c.dep_ == "ccomp"]
             if not clauses:
@@ -37,8 +39,12 @@ def reported_speech(extraction: "Extraction") -> list["ExtractedQuote"]:
             if any(t.text == PLACEHOLDER for t in tokens) or clause.i < verb.i:
                 continue
             tokens = [t for t in tokens if not (t.dep_ == "mark" and t.i == tokens[0].i)]
-            while tokens and tokens[-1].is_punct:
+            while tokens and (tokens[-1].is_punct or tokens[-1].is_space):
                 tokens.pop()
+            if not tokens or tokens[0].text.lower() in INDIRECT_QUESTION or any("\n" in t.text for t in tokens):
+                continue  # "explained why he had gone" says nothing; a headline is not a statement
+            if any(t.dep_ == "relcl" for t in verb.ancestors) or verb.dep_ == "relcl":
+                continue  # "which officials said reflected the urgency": the writer's clause, not a statement
             if len([t for t in tokens if not t.is_punct]) < MIN_CLAUSE_WORDS:
                 continue
             phrase = extraction.attributor.subject_of(verb)
