@@ -80,6 +80,11 @@ def _closes(text: str, j: int, opener: str) -> bool:
         return False  # an apostrophe inside the quote ("Iran's", "don't")
     if ch == '"' and prev.isspace() and _word(nxt):
         return False  # looks like an opening straight mark of a nested quote
+    if ch in "'’" and prev == "s" and nxt == " " and text[j + 2 : j + 3].islower():
+        # "‘It is the ministers’ job to decide,’ he said": a plural possessive, when a later mark can close
+        rest = text[j + 1 : _paragraph_end(text, j)]
+        if re.search(rf"[{ch}](?=[\s,.;:!?—–]|$)", rest):
+            return False
     return True
 
 
@@ -139,7 +144,13 @@ def _read_quote(text: str, i: int) -> Span | None:
                 inner = None
             nxt = _reopens(text, j, opener)
             if nxt < 0:
-                return None  # an unclosed mark at a paragraph end: a stray mark, not a quotation
+                # A double mark left open at a paragraph's end after a finished sentence: the closing mark
+                # was forgotten.  Anything else unclosed is a stray mark, not a quotation.
+                body = text[seg_start:j].rstrip()
+                if inner is None and opener in DOUBLE and body.endswith((".", "!", "?")) and len(body.split()) >= 4:
+                    parts.append(_trim(text, seg_start, j))
+                    return Span(parts=[p for p in parts if p[1] > p[0]], open_at=i, close_at=j, nested=nested)
+                return None
             parts.append(_trim(text, seg_start, j))
             seg_start = nxt
             j = nxt

@@ -280,3 +280,12 @@ def test_seed_article_laid_out_as_scraped_text_keeps_its_quotes_and_speakers():
         text = relay(article, layout)
         assert len(text) == len(article) and text != article
         assert [q.speaker for q in extract_quotes(text)] == gold, layout
+
+
+def test_plural_possessive_inside_single_marks_and_a_forgotten_closing_mark():
+    found = extract_quotes("‘It is the ministers’ job to decide, not ours,’ the official said.")
+    assert [q.text for q in found] == ["It is the ministers’ job to decide, not ours,"]
+    article = ("Iran’s foreign minister Hamid Rostami said: “The Russians have been good partners.\n\n"
+               "Rostami later met his counterpart in Moscow. A stray “mark here")
+    found = extract_quotes(article)
+    assert [(q.text, q.speaker) for q in found] == [("The Russians have been good partners.", "Hamid Rostami")]
