@@ -17,7 +17,7 @@ from typing import Any
 from models.quotes import marks
 from models.quotes.attribution import Attribution, Attributor, is_speech_verb, speaker_actor
 from models.quotes.context import quote_context
-from models.quotes.language import PLACEHOLDER, ents_in, mask_quotes, parse
+from models.quotes.language import PLACEHOLDER, blank_stamps, ents_in, mask_quotes, parse
 from models.quotes.lexicon import ROLE_NOUNS, last_actor_in
 from models.quotes.people import Person, Registry, clean_name, looks_like_person, proper_name_at, role_of
 
@@ -136,6 +136,8 @@ class Extraction:
         self.attributor = Attributor(self.doc, self.registry, self.to_original, self.placeholder_token)
 
     def _sentence_bounds(self) -> list[tuple[int, int]]:
+        # trimmed as the parser saw the text: a live blog's time stamp or a dateline belongs to no sentence
+        view = blank_stamps(self.article)
         bounds = []
         for sent in self.doc.sents:
             a = self.to_original(sent.start_char)
@@ -147,22 +149,25 @@ class Extraction:
                     last.idx if last.text == PLACEHOLDER else self.doc[sent.end - 2].idx)
                 if qi is not None:
                     b = max(b, self.spans[qi].close_at)
-            while b > a and self.article[b - 1].isspace():
-                b -= 1
-            if b > a:
-                bounds.append((a, b))
+            bounds.append((a, b))
         # split at paragraph breaks the parser ran over
         out = []
         for a, b in bounds:
             cut = a
             for m in re.finditer(r"\n\s*\n|\n", self.article[a:b]):
                 piece = (cut, a + m.start())
-                if self.article[piece[0]:piece[1]].strip():
-                    out.append(piece)
+                out.append(piece)
                 cut = a + m.end()
-            if self.article[cut:b].strip():
-                out.append((cut, b))
-        return sorted(out)
+            out.append((cut, b))
+        trimmed = []
+        for a, b in out:
+            while a < b and view[a].isspace():
+                a += 1
+            while b > a and view[b - 1].isspace():
+                b -= 1
+            if b > a:
+                trimmed.append((a, b))
+        return sorted(trimmed)
 
     # -------------------------------------------------------------- main
     def run(self, include_indirect: bool) -> list[ExtractedQuote]:

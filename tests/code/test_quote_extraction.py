@@ -192,8 +192,11 @@ def test_live_blog_time_stamps_do_not_become_speakers():
         "09:02 GMT — Foreign Minister Karim Haddad, speaking to state radio before the cabinet meeting: "
         "“We came to talk. Whether the others came to listen, we will see tonight.”"
     )
-    speakers = [q.speaker for q in extract_quotes(article)]
-    assert speakers == ["A senior Jordanian official", "Karim Haddad"]
+    found = extract_quotes(article)
+    assert [q.speaker for q in found] == ["A senior Jordanian official", "Karim Haddad"]
+    # nor part of the context the classifier reads: a stamp belongs to no sentence
+    assert all("GMT" not in q.context for q in found), [q.context for q in found]
+    assert found[1].context.startswith("Foreign Minister Karim Haddad"), found[1].context
 
 
 def test_the_diplomat_and_he_after_a_narrative_sentence_are_the_person_just_named():
