@@ -62,10 +62,18 @@ def _noun_phrase(token: Any) -> Any:
     hi = max(t.i for t in keep)
     if token.pos_ == "NOUN":  # "Russia's ambassador in Tehran, Levan Dzhagaryan, said": the name in apposition
         named = [c for c in token.children if c.dep_ == "appos" and c.pos_ == "PROPN" and c.i > token.i]
+        # the parser often hangs the name on the place instead: "trade representative in Tel Aviv, Oleg X"
+        named += [c for t in token.children if t.dep_ == "prep" for o in t.children if o.dep_ == "pobj"
+                  for c in o.children if c.dep_ == "appos" and c.ent_type_ == "PERSON" and c.i > o.i]
         if named:
-            hi = max(hi, named[0].i)
+            hi = max(hi, min(c.i for c in named))
     while hi > lo and doc[hi].dep_ in ("punct", "cc") or doc[hi].text in (",", "—", "–"):
         hi -= 1
+    # a name the parser split ("Ben", "-", "Dror" as three subjects) is kept whole: the entity's bounds win
+    while lo > 0 and doc[lo].ent_iob_ == "I" and doc[lo].ent_type_ == "PERSON":
+        lo -= 1
+    while hi + 1 < len(doc) and doc[hi + 1].ent_iob_ == "I" and doc[hi + 1].ent_type_ == "PERSON":
+        hi += 1
     return doc[lo : hi + 1]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from models.quotes import marks
@@ -21,6 +21,9 @@ from models.quotes.language import PLACEHOLDER, blank_stamps, ents_in, mask_quot
 from models.quotes.lexicon import ROLE_NOUNS, last_actor_in
 from models.quotes.people import Person, Registry, clean_name, looks_like_person, proper_name_at, role_of
 
+# heads of an anonymous source's description: these stay unnamed even when someone is named next
+_ANONYMOUS = re.compile(r"\b(?:officials?|sources?|spokes\w*|aides?|insiders?|diplomats?|persons?|people|"
+                        r"anonymity|not (?:to be|be) (?:named|identified)|unnamed)\b", re.I)
 MIN_WORDS_UNATTRIBUTED = 4  # shorter marked spans with no speech verb are scare quotes, not speech
 _SCARE_CUES = re.compile(
     r"(?:so-called|so called|dubbed|term(?:ed)?|the words?|the phrase|known as|titled|entitled|called it|"
@@ -206,12 +209,43 @@ class Extraction:
             subject = self.attributor.note_subjects(sent)
             if subject is not None:
                 subject_para, paragraph_subject = sent_para, subject
-        out = [results[k] for k in sorted(results)]
+        out = self._named_later([results[k] for k in sorted(results)])
         if include_indirect:
             from models.quotes.indirect import reported_speech
 
             out += reported_speech(self)
             out.sort(key=lambda q: q.start)
+        return out
+
+    def _named_later(self, quotes: list[ExtractedQuote]) -> list[ExtractedQuote]:
+        """A wire lede's described speaker named in the next paragraph is that person.
+
+        "… unless Moscow pays, a senior member of parliament's security committee said on Monday. ¶
+        Morteza Saffari-Rad, who sits on the committee, told state television …": the lede quote is
+        Saffari-Rad's.  Only an indefinite description ("a former head of …") whose head is not an
+        anonymous source's ("a senior official", "a source") and only a person first named at the start
+        of the very next paragraph."""
+        out = list(quotes)
+        for k, quote in enumerate(quotes):
+            described = quote.speaker
+            words = described.lower().split()
+            if len(words) < 3 or words[0] not in ("a", "an") or _ANONYMOUS.search(described):
+                continue
+            para = bisect.bisect_right(self.paragraph_starts, quote.end) - 1
+            if para + 1 >= len(self.paragraph_starts):
+                continue
+            start = self.paragraph_starts[para + 1]
+            first_sentence_end = self.sentences.bounds[self.sentences.index_at(start)][1]
+            named = {p.name: p for p in self.registry.people
+                     if not p.is_body and start <= p.first_seen < first_sentence_end and len(p.name.split()) > 1}
+            if len(named) != 1:
+                continue
+            person = next(iter(named.values()))
+            for j in range(k, len(quotes)):
+                if out[j].speaker == described and out[j].start < start:
+                    out[j] = replace(out[j], speaker=person.name,
+                                     speaker_role=out[j].speaker_role or " ".join(described.split()[1:]),
+                                     speaker_actor=out[j].speaker_actor or person.actor)
         return out
 
     def _register(self, sent: Any) -> None:

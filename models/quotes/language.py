@@ -156,8 +156,14 @@ _STAMP = re.compile(
     r"[ \t]*[—–-]{1,2}[ \t]+(?=\S)")
 
 
+# A reserve or retired officer's rank note: "Major General (res.) Amos X told" split the sentence at "res."
+_RANK_NOTE = re.compile(r"\((?:res|ret|retd|reserve|retired)\.?\)", re.I)
+
+
 def blank_stamps(text: str) -> str:
-    """Spaces over line-opening time stamps and datelines, so offsets stay and the parse sees the sentence."""
+    """Spaces over line-opening time stamps, datelines and rank notes, so offsets stay and the parse sees
+    the sentence."""
+    text = _RANK_NOTE.sub(lambda m: " " * len(m.group(0)), text)
     return _STAMP.sub(lambda m: " " * len(m.group(0)), text)
 
 

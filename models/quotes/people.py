@@ -49,7 +49,7 @@ def clean_name(text: str) -> str:
     text = re.split(r",|\s[—–]\s|\(", text.strip())[0]  # "Vasily Nebenzia, Russia's UN ambassador"
     text = re.sub(r"[’']s$", "", text.strip()).strip(" ,.;:")
     words = text.split()
-    while len(words) > 1 and (
+    while len(words) > 1 and not (len(words) == 2 and re.match(r"^(?:al|el|bin|ben|abu|ibn)-", words[1], re.I)) and (
         words[0].lower().strip(",") in TITLES
         or re.match(r"^(?:[A-Z]\.){2,}$", words[0])  # U.S., U.N.
         or re.search(r"[’']s$", words[0])  # Russia's ambassador ...
@@ -116,6 +116,10 @@ class Registry:
     def body(self, name: str, at: int) -> Person:
         """An institution or outlet; a shorter name of one already seen ('Foreign Ministry') is that one."""
         name = name.strip(" ,;:")
+        owner = re.match(r"^(.+?)(['’]s\s+\S.*)$", name)  # "Prime Minister Benjamin Netanyahu's office"
+        if owner and clean_name(owner.group(1)) != owner.group(1) and looks_like_person(clean_name(owner.group(1))) \
+                and len(clean_name(owner.group(1)).split()) >= 2:
+            name = clean_name(owner.group(1)) + owner.group(2)  # the office of the person, titles aside
         key = re.sub(r"^(?:the|a|an)\s+", "", name.lower())
         for p in reversed(self.people):
             if not p.is_body:

@@ -292,3 +292,36 @@ def test_plural_possessive_inside_single_marks_and_a_forgotten_closing_mark():
                "Rostami later met his counterpart in Moscow. A stray “mark here")
     found = extract_quotes(article)
     assert [(q.text, q.speaker) for q in found] == [("The Russians have been good partners.", "Hamid Rostami")]
+
+
+def test_hyphenated_names_rank_notes_and_names_hung_on_a_place_stay_whole():
+    cases = {
+        "“The two armies talk every day,” Major General Amos Ben-Tov told a radio station on Monday.": "Amos Ben-Tov",
+        "“The two armies talk every day,” Major General (res.) Amos Ben-Tov told a radio station.": "Amos Ben-Tov",
+        "“Trade keeps growing, sanctions or not,” Russia's trade representative in Haifa, Pavel Orlikov, "
+        "said at a forum on Thursday.": "Pavel Orlikov",
+        "“The Gulf is watching closely,” said Sultan al-Fahdi, an Emirati political scientist.": "Sultan al-Fahdi",
+    }
+    for article, speaker in cases.items():
+        assert [q.speaker for q in extract_quotes(article)] == [speaker], article
+
+
+def test_a_described_lede_speaker_named_in_the_next_paragraph_is_that_person():
+    article = (
+        "Tehran will not drop its claim unless Moscow offers “something of equal value, and in writing”, "
+        "a senior member of parliament's security committee said on Monday.\n\n"
+        "Reza Karimi-Nejad, who sits on the committee, told state television the claim was not hostile.\n\n"
+        "Separately, a senior official said talks would resume. “Nothing is agreed yet,” the official said.\n\n"
+        "Foreign Minister Ali Vaziri met the ambassador on Tuesday."
+    )
+    found = extract_quotes(article)
+    assert found[0].speaker == "Reza Karimi-Nejad"
+    assert found[0].speaker_role.startswith("senior member of parliament")
+    # an anonymous source stays unnamed even when someone is named next
+    assert found[-1].speaker != "Ali Vaziri"
+
+
+def test_an_office_is_named_without_its_holders_titles():
+    article = ("Prime Minister Dan Avrahami's office responded that night. "
+               "“Israel holds the authorities responsible for the safety of its citizens everywhere,” it said.")
+    assert [q.speaker for q in extract_quotes(article)] == ["Dan Avrahami's office"]
