@@ -64,7 +64,9 @@ def _noun_phrase(token: Any) -> Any:
         named = [c for c in token.children if c.dep_ == "appos" and c.pos_ == "PROPN" and c.i > token.i]
         # the parser often hangs the name on the place instead: "trade representative in Tel Aviv, Oleg X"
         named += [c for t in token.children if t.dep_ == "prep" for o in t.children if o.dep_ == "pobj"
-                  for c in o.children if c.dep_ == "appos" and c.ent_type_ == "PERSON" and c.i > o.i]
+                  for c in o.children if c.dep_ == "appos" and c.i > o.i and o.ent_type_ != "PERSON" and (
+                      c.ent_type_ == "PERSON" or c.pos_ == "PROPN" and len(proper_name_at(c).split()) >= 2
+                      and looks_like_person(proper_name_at(c)))]
         if named:
             hi = max(hi, min(c.i for c in named))
     while hi > lo and doc[hi].dep_ in ("punct", "cc") or doc[hi].text in (",", "—", "–"):
@@ -185,6 +187,17 @@ class Attributor:
                 and not re.match(r"^(?:the|a|an)\s+\w+$", low):
             body = self.registry.body(text, at)  # "Prime Minister Benjamin Netanyahu's office": the office
             return body.name, body
+        if re.fullmatch(r"the \d{2,3}-year-old(?: [a-z-]+)?", low):
+            # "the 54-year-old said": an epithet for the person just written about, of either gender
+            sent = phrase_span.sent
+            if self.last_subject is not None and sent.start > 0 and not self.last_subject[0].is_body \
+                    and self.doc[sent.start - 1].sent.start == self.last_subject[1]:
+                person = self.last_subject[0]
+            else:
+                window = sent.start_char if sent.start == 0 else self.doc[sent.start - 1].sent.start_char
+                person = self.registry.by_pronoun("one", at, prefer=self.recent, window_start=self.to_original(window))
+            if person is not None:
+                return person.name, person
         if low in PRONOUNS:
             sent = phrase_span.sent
             window = sent.start_char if sent.start == 0 else self.doc[sent.start - 1].sent.start_char
@@ -309,6 +322,11 @@ class Attributor:
         if verb.text.lower() in ("quoted", "cited"):
             for child in verb.children:
                 if child.dep_ in ("dobj", "obj"):
+                    if child.pos_ == "PRON":  # "Netanyahu's office quoted him as saying": him is Netanyahu
+                        owners = [p for c in verb.children if c.dep_ in _SUBJECT_DEPS
+                                  for p in c.children if p.dep_ == "poss" and p.ent_type_ == "PERSON"]
+                        if owners:
+                            return _noun_phrase(owners[0])
                     return _noun_phrase(child)
         subjects = [c for c in verb.children if c.dep_ in _SUBJECT_DEPS and c.text != PLACEHOLDER]
         if not subjects:  # "“…,” Russia's ambassador, Mikhail Ulyanov, told": parsed as the quote's apposition
@@ -352,6 +370,8 @@ class Attributor:
             t = doc[k]
             if t.text in (".", "!", "?", ";") or t.text == PLACEHOLDER or "\n" in t.text:
                 return None
+            if is_speech_verb(t) and t.text.lower() in ("quoted", "cited"):
+                return self.subject_of(t)  # "“…,” Netanyahu's office quoted him as saying"
             if is_speech_verb(t):
                 if k == j:  # "said X"
                     m = k + 1
@@ -361,7 +381,14 @@ class Attributor:
                             and not any(x.pos_ == "PROPN" for x in doc[k + 1 : m])  # a name ends there
                             and doc[m + 1].pos_ in ("DET", "PROPN", "NOUN", "ADJ")):  # "a spokesperson for the embassy"
                         m += 1
-                    return doc[k + 1 : m] if m > k + 1 else None
+                    if m <= k + 1:
+                        return None
+                    span = doc[k + 1 : m]
+                    phrase = _noun_phrase(span.root) if span.root.pos_ == "NOUN" else span
+                    if phrase.end > span.end and any(t.dep_ == "appos" and t.pos_ == "PROPN"
+                                                     for t in doc[span.end : phrase.end]):
+                        return doc[span.start : phrase.end]  # "said Iran's ambassador to Moscow, Kazem Jalali"
+                    return span
                 words = [x for x in doc[j:k] if x.pos_ != "ADV" and x.dep_ not in ("aux", "neg", "auxpass")]
                 if not words:
                     return None

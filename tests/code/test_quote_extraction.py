@@ -325,3 +325,18 @@ def test_an_office_is_named_without_its_holders_titles():
     article = ("Prime Minister Dan Avrahami's office responded that night. "
                "“Israel holds the authorities responsible for the safety of its citizens everywhere,” it said.")
     assert [q.speaker for q in extract_quotes(article)] == ["Dan Avrahami's office"]
+
+
+def test_wire_forms_of_naming_a_speaker():
+    cases = {
+        "Yevgeny Primakin met the envoy on Monday. “We are not going anywhere,” the 54-year-old said.":
+            "Yevgeny Primakin",
+        "“We are not going anywhere,” insisted Iran's ambassador to Moscow, Kazem Jalali.": "Kazem Jalali",
+        "“We will act,” Netanyahu's office quoted him as saying.": "Netanyahu",
+        "Moscow's envoy to the UN, Vassily Nebenzia, told the Security Council: “This is a dangerous escalation.”":
+            "Vassily Nebenzia",
+        # a place after the role is not a name in apposition
+        "“This is a dangerous escalation,” said Russia's ambassador to the United Nations.": "Russia's ambassador",
+    }
+    for article, speaker in cases.items():
+        assert [q.speaker for q in extract_quotes(article)] == [speaker], article
