@@ -172,16 +172,52 @@ def _read_quote(text: str, i: int) -> Span | None:
     return None
 
 
+_ONE_WORD_TURN = re.compile(r"^[ \t]*(?P<label>[A-Z][a-z][A-Za-z’'-]+)[ \t]*:[ \t]+(?=\S)")  # "Halperin: …"
+_DASH_TURN = re.compile(r"^[ \t]*[—–][ \t]+(?=\S)")  # "— How are relations? ¶ — Complicated." (Russian style)
+
+
+def _dash_turns(text: str, taken: list[Span]) -> list[Span]:
+    """A dialogue set as dash-led paragraphs, questions and answers in turn, as translated Russian
+    interviews are: the paragraph after a question is an answer ("A"), the question itself is "Q".
+    Only where at least three paragraphs open with a dash and one of them asks a question (a dashed
+    list is not a dialogue)."""
+    lines, pos = [], 0
+    for line in text.split("\n"):
+        start, end = pos, pos + len(line)
+        pos = end + 1
+        m = _DASH_TURN.match(line)
+        if m:
+            lines.append((start, start + m.end(), end, line.rstrip().endswith("?")))
+    if len(lines) < 3 or not any(q for *_, q in lines):
+        return []
+    out = []
+    for k, (start, a, end, asks) in enumerate(lines):
+        previous_asks = k > 0 and lines[k - 1][3]
+        label = "Q" if asks and not previous_asks else "A"
+        a, b = _trim(text, a, end)
+        if b - a < 3 or any(s.open_at < b and s.close_at > a for s in taken):
+            continue
+        out.append(Span(parts=[(a, b)], open_at=start, close_at=end, turn_label=label))
+    return out
+
+
 def turns(text: str, taken: list[Span]) -> list[Span]:
-    """Interview turns: a paragraph that starts with ``LABEL:`` and holds no marked quote of its own."""
-    out: list[Span] = []
+    """Interview turns: a paragraph that starts with ``LABEL:`` and holds no marked quote of its own.
+
+    A one-word label in ordinary capitals ("Halperin: …") counts only when it opens two or more
+    paragraphs, as a dialogue's do ("Note: …" once is not a turn)."""
+    out: list[Span] = _dash_turns(text, taken)
+    one_word = [m.group("label") for m in (_ONE_WORD_TURN.match(line) for line in text.split("\n")) if m]
+    repeated = {w for w in one_word if one_word.count(w) >= 2}
     pos = 0
     for line in text.split("\n"):
         start, end = pos, pos + len(line)
         pos = end + 1
         m = _TURN.match(line)
         if not m:
-            continue
+            m = _ONE_WORD_TURN.match(line)
+            if not m or m.group("label") not in repeated:
+                continue
         label = m.group("label").strip()
         words = label.split()
         if not (label in ("Q", "A", "Question", "Answer") or label.isupper() or len(words) <= 4):

@@ -340,3 +340,21 @@ def test_wire_forms_of_naming_a_speaker():
     }
     for article, speaker in cases.items():
         assert [q.speaker for q in extract_quotes(article)] == [speaker], article
+
+
+def test_dialogue_turns_by_surname_or_by_dash_are_the_interviewee_s():
+    by_name = ("Kommersant spoke to Israel's ambassador, Simona Halperin.\n\n"
+               "Kommersant: How are relations with Moscow?\n\n"
+               "Halperin: They are complicated, but we keep talking every week.\n\n"
+               "Kommersant: And Iran?\n\nHalperin: Iran is the problem, not Russia.")
+    by_dash = ("Simona Halperin, Israel's ambassador to Russia, answered our questions.\n\n"
+               "— How are relations with Moscow?\n\n— They are complicated, but we keep talking every week.\n\n"
+               "— And Iran?\n\n— Iran is the problem, not Russia.")
+    for article in (by_name, by_dash):
+        found = extract_quotes(article)
+        assert [q.text[:8] for q in found] == ["They are", "Iran is "], article
+        assert {q.speaker for q in found} == {"Simona Halperin"}
+    # a dashed list and a one-off "Note:" are not dialogue
+    listed = "The ministry listed its demands:\n\n— an end to the strikes;\n\n— talks in Geneva;\n\n— guarantees."
+    note = "Note: This article was updated on Monday to correct a date.\n\nSergei Lavrov said Russia would stay."
+    assert extract_quotes(listed) == [] and extract_quotes(note) == []
