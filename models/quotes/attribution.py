@@ -60,6 +60,9 @@ def _noun_phrase(token: Any) -> Any:
         return doc[token.i : token.i + 1]
     lo = min(t.i for t in keep)
     hi = max(t.i for t in keep)
+    for c in token.children:  # "Iran's President Masoud Pezeshkian": a name right after its title, no comma
+        if c.dep_ == "appos" and c.pos_ == "PROPN" and c.left_edge.i == hi + 1:
+            hi = c.i
     if token.pos_ == "NOUN":  # "Russia's ambassador in Tehran, Levan Dzhagaryan, said": the name in apposition
         named = [c for c in token.children if c.dep_ == "appos" and c.pos_ == "PROPN" and c.i > token.i]
         # the parser often hangs the name on the place instead: "trade representative in Tel Aviv, Oleg X"

@@ -330,7 +330,13 @@ class Extraction:
             return False
         trailing_attribution = text.rstrip().endswith((",", "?", "!")) and attribution.how in ("verb", "according")
         if len(words) == 1:
-            return trailing_attribution  # "“Unacceptable,” he said."; a lone word in marks is otherwise a scare quote
+            # "“Unacceptable,” he said."; "X said the pressure was “counterproductive”." (the word ends the
+            # reported clause); a lone word in marks is otherwise a scare quote
+            after = self.article[span.close_at: span.close_at + 2].lstrip("”\"’'»")
+            predicative = re.search(r"\b(?:was|is|were|are|be|been|being|as)\s*[“\"‘'«]?$",
+                                    self.article[max(0, span.open_at - 12): span.open_at].rstrip(" “\"‘'«") + " “")
+            return trailing_attribution or (attribution.how == "verb" and after[:1] in (".", "")
+                                            and predicative is not None)
         if len(words) == 2:
             return trailing_attribution or attribution.how in ("verb", "according")
         if attribution.how in ("verb", "according", "colon", "continued"):

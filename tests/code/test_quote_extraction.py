@@ -335,6 +335,8 @@ def test_wire_forms_of_naming_a_speaker():
         "“We will act,” Netanyahu's office quoted him as saying.": "Netanyahu",
         "Moscow's envoy to the UN, Vassily Nebenzia, told the Security Council: “This is a dangerous escalation.”":
             "Vassily Nebenzia",
+        "Speaking on state TV, Iran's President Masoud Pezeshkian said: “Russia is a reliable partner.”":
+            "Masoud Pezeshkian",
         # a place after the role is not a name in apposition
         "“This is a dangerous escalation,” said Russia's ambassador to the United Nations.": "Russia's ambassador",
     }
@@ -358,3 +360,10 @@ def test_dialogue_turns_by_surname_or_by_dash_are_the_interviewee_s():
     listed = "The ministry listed its demands:\n\n— an end to the strikes;\n\n— talks in Geneva;\n\n— guarantees."
     note = "Note: This article was updated on Monday to correct a date.\n\nSergei Lavrov said Russia would stay."
     assert extract_quotes(listed) == [] and extract_quotes(note) == []
+
+
+def test_a_lone_quoted_word_ending_a_reported_clause_is_speech_a_lone_label_is_not():
+    said = extract_quotes("Ryabkov, who oversees ties with Washington, said pressure was “counterproductive”.")
+    assert [(q.speaker, q.text, q.partial) for q in said] == [("Ryabkov", "counterproductive", True)]
+    assert extract_quotes("Ryabkov said the so-called “partners” had failed.") == []
+    assert extract_quotes("Ryabkov said the “partners” had failed to deliver.") == []
