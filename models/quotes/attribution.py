@@ -152,6 +152,9 @@ class Attributor:
         self.to_original = to_original
         self.placeholder_token = placeholder_token  # quote index -> token indices of its placeholders
         self.recent: list[Person] = []  # speakers and sentence subjects, most recent first
+        # quotes the sentence runs on from ('said Russia “does not accept” the strikes'): what follows
+        # them is the rest of the clause, not their attribution; set by the extractor
+        self.run_on: set[int] = set()
         self._positions: dict[str, list[int]] | None = None
         self.last_subject: tuple[Person, int] | None = None  # a narrative sentence's subject, and that sentence
 
@@ -410,7 +413,7 @@ class Attributor:
         if not tokens:
             return Attribution("", None, "none")
         attempts = []
-        trailing = self.after_quote(tokens)
+        trailing = None if quote_index in self.run_on else self.after_quote(tokens)
         if trailing is not None:
             attempts.append((trailing, "verb"))
         verb = self.speech_verb_for(tokens)

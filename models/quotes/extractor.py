@@ -18,7 +18,7 @@ from models.quotes import marks
 from models.quotes.attribution import Attribution, Attributor, is_speech_verb, speaker_actor
 from models.quotes.context import quote_context
 from models.quotes.language import PLACEHOLDER, blank_stamps, ents_in, mask_quotes, parse
-from models.quotes.lexicon import ROLE_NOUNS, last_actor_in
+from models.quotes.lexicon import ROLE_NOUNS, SPEECH_VERBS, last_actor_in
 from models.quotes.people import Person, Registry, clean_name, looks_like_person, proper_name_at, role_of
 
 # heads of an anonymous source's description: these stay unnamed even when someone is named next
@@ -137,6 +137,7 @@ class Extraction:
         self.paragraph_starts = [0] + [m.end() for m in re.finditer(r"\n\s*", article)]
         self.registry = Registry()
         self.attributor = Attributor(self.doc, self.registry, self.to_original, self.placeholder_token)
+        self.attributor.run_on = {qi for qi, span in enumerate(self.spans) if self._runs_on(span)}
 
     def _sentence_bounds(self) -> list[tuple[int, int]]:
         # trimmed as the parser saw the text: a live blog's time stamp or a dateline belongs to no sentence
@@ -216,6 +217,14 @@ class Extraction:
             out += reported_speech(self)
             out.sort(key=lambda q: q.start)
         return out
+
+    def _runs_on(self, span: marks.Span) -> bool:
+        """The sentence carries on after the quote in lower case ('Russia “does not accept” the strikes'),
+        with no punctuation inside or after the marks and no speech verb next ('“…” said Lavrov')."""
+        if span.turn_label or span.text(self.article).rstrip()[-1:] in ",.;:!?…—–-":
+            return False
+        m = re.match(r"[”\"’'»›]*\s+([a-z][a-z-]*)", self.article[span.close_at: span.close_at + 40])
+        return m is not None and m.group(1) not in SPEECH_VERBS
 
     def _named_later(self, quotes: list[ExtractedQuote]) -> list[ExtractedQuote]:
         """A wire lede's described speaker named in the next paragraph is that person.

@@ -367,3 +367,9 @@ def test_a_lone_quoted_word_ending_a_reported_clause_is_speech_a_lone_label_is_n
     assert [(q.speaker, q.text, q.partial) for q in said] == [("Ryabkov", "counterproductive", True)]
     assert extract_quotes("Ryabkov said the so-called “partners” had failed.") == []
     assert extract_quotes("Ryabkov said the “partners” had failed to deliver.") == []
+
+
+def test_a_partial_quote_the_sentence_runs_on_from_keeps_the_clause_s_speaker():
+    article = ("Lavrov said Russia \"does not accept\" the strikes and called them "
+               "\"illegal under any reading of international law\".")
+    assert [q.speaker for q in extract_quotes(article)] == ["Lavrov", "Lavrov"]
