@@ -48,6 +48,9 @@ def is_speech_verb(token: Any) -> bool:
     if token.text.lower() in ("hit", "hits", "hitting"):  # "hit out at" speaks; "its jets had hit targets" does not
         nxt = token.doc[token.i + 1] if token.i + 1 < len(token.doc) else None
         return nxt is not None and nxt.text.lower() == "out"
+    if token.text.lower() in ("put", "puts"):  # "as Lavrov put it, “…”"
+        nxt = token.doc[token.i + 1] if token.i + 1 < len(token.doc) else None
+        return nxt is not None and nxt.text.lower() == "it" and token.pos_ == "VERB"
     return token.text.lower() in SPEECH_VERBS and token.pos_ in ("VERB", "AUX")
 
 

@@ -337,6 +337,7 @@ def test_wire_forms_of_naming_a_speaker():
             "Vassily Nebenzia",
         "Speaking on state TV, Iran's President Masoud Pezeshkian said: “Russia is a reliable partner.”":
             "Masoud Pezeshkian",
+        "As Lavrov put it, “the strikes are illegal”.": "Lavrov",
         # a place after the role is not a name in apposition
         "“This is a dangerous escalation,” said Russia's ambassador to the United Nations.": "Russia's ambassador",
     }
