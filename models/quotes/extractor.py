@@ -342,8 +342,8 @@ class Extraction:
             # "“Unacceptable,” he said."; "X said the pressure was “counterproductive”." (the word ends the
             # reported clause); a lone word in marks is otherwise a scare quote
             after = self.article[span.close_at: span.close_at + 2].lstrip("”\"’'»")
-            predicative = re.search(r"\b(?:was|is|were|are|be|been|being|as)\s*[“\"‘'«]?$",
-                                    self.article[max(0, span.open_at - 12): span.open_at].rstrip(" “\"‘'«") + " “")
+            before_word = self.article[max(0, span.open_at - 12): span.open_at].rstrip(" “\"‘'«")
+            predicative = re.search(r"\b(?:was|is|were|are|be|been|being|as)$", before_word)
             return trailing_attribution or (attribution.how == "verb" and after[:1] in (".", "")
                                             and predicative is not None)
         if len(words) == 2:
