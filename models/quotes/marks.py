@@ -15,6 +15,7 @@ the attribution step's job; this module only finds spans.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 # opening mark -> the marks that may close it
@@ -207,8 +208,8 @@ def turns(text: str, taken: list[Span]) -> list[Span]:
     A one-word label in ordinary capitals ("Halperin: …") counts only when it opens two or more
     paragraphs, as a dialogue's do ("Note: …" once is not a turn)."""
     out: list[Span] = _dash_turns(text, taken)
-    one_word = [m.group("label") for m in (_ONE_WORD_TURN.match(line) for line in text.split("\n")) if m]
-    repeated = {w for w in one_word if one_word.count(w) >= 2}
+    one_word = Counter(m.group("label") for m in (_ONE_WORD_TURN.match(line) for line in text.split("\n")) if m)
+    repeated = {w for w, n in one_word.items() if n >= 2}
     pos = 0
     for line in text.split("\n"):
         start, end = pos, pos + len(line)
