@@ -26,7 +26,7 @@ _ANONYMOUS = re.compile(r"\b(?:officials?|sources?|spokes\w*|aides?|insiders?|di
                         r"anonymity|not (?:to be|be) (?:named|identified)|unnamed)\b", re.I)
 MIN_WORDS_UNATTRIBUTED = 4  # shorter marked spans with no speech verb are scare quotes, not speech
 _SCARE_CUES = re.compile(
-    r"(?:so-called|so called|dubbed|term(?:ed)?|the words?|the phrase|known as|titled|entitled|called it|"
+    r"(?:so-called|so called|dubbed|term(?:ed)?|the words?|the phrase|known as|titled|entitled|"
     r"operation|book|film|movie|novel|report|slogan|hashtag|banner|headline|programme|program|series|exercise|"
     r"campaign|nicknamed|brand(?:ed)?|label(?:led|ed)?)\s*[,:]?\s*$",
     re.IGNORECASE,
@@ -342,12 +342,14 @@ class Extraction:
             # "“Unacceptable,” he said."; "X said the pressure was “counterproductive”." (the word ends the
             # reported clause); a lone word in marks is otherwise a scare quote
             after = self.article[span.close_at: span.close_at + 2].lstrip("”\"’'»")
-            before_word = self.article[max(0, span.open_at - 12): span.open_at].rstrip(" “\"‘'«")
-            predicative = re.search(r"\b(?:was|is|were|are|be|been|being|as)$", before_word)
+            before_word = self.article[max(0, span.open_at - 16): span.open_at].rstrip(" “\"‘'«")
+            predicative = re.search(r"\b(?:was|is|were|are|be|been|being|as|call(?:s|ed|ing)? (?:it|them|this|that))$",
+                                    before_word)
             return trailing_attribution or (attribution.how == "verb" and after[:1] in (".", "")
                                             and predicative is not None)
-        if len(words) == 2:
-            return trailing_attribution or attribution.how in ("verb", "according")
+        if len(words) == 2:  # "called it “a provocation”", not "called it “Operation Dawn”"
+            named = all(w[:1].isupper() for w in words)
+            return trailing_attribution or (attribution.how in ("verb", "according") and not named)
         if attribution.how in ("verb", "according", "colon", "continued"):
             if len(words) <= 6 and all(w[:1].isupper() for w in words) and not trailing_attribution:
                 return False  # a title or a name in quotes ("Operation Northern Shield")

@@ -374,3 +374,11 @@ def test_a_partial_quote_the_sentence_runs_on_from_keeps_the_clause_s_speaker():
     article = ("Lavrov said Russia \"does not accept\" the strikes and called them "
                "\"illegal under any reading of international law\".")
     assert [q.speaker for q in extract_quotes(article)] == ["Lavrov", "Lavrov"]
+
+
+def test_called_it_quotes_speech_but_not_a_name():
+    assert [(q.speaker, q.text) for q in extract_quotes(
+        "Zakharova, writing on Telegram, called it “a provocation”.")] == [("Zakharova", "a provocation")]
+    assert [(q.speaker, q.text) for q in extract_quotes("Peskov called it “unacceptable”.")] == [
+        ("Peskov", "unacceptable")]
+    assert extract_quotes("A militia called it “Operation Dawn”.") == []
