@@ -44,13 +44,16 @@ class Attribution:
     verb: str = ""
 
 
+# verbs that speak only with their next word: "hit out at" speaks, "its jets had hit targets" does not;
+# "as Lavrov put it, “…”"
+_SPEAKS_WITH_NEXT = {"hit": "out", "hits": "out", "hitting": "out", "put": "it", "puts": "it"}
+
+
 def is_speech_verb(token: Any) -> bool:
-    if token.text.lower() in ("hit", "hits", "hitting"):  # "hit out at" speaks; "its jets had hit targets" does not
+    particle = _SPEAKS_WITH_NEXT.get(token.text.lower())
+    if particle is not None:
         nxt = token.doc[token.i + 1] if token.i + 1 < len(token.doc) else None
-        return nxt is not None and nxt.text.lower() == "out"
-    if token.text.lower() in ("put", "puts"):  # "as Lavrov put it, “…”"
-        nxt = token.doc[token.i + 1] if token.i + 1 < len(token.doc) else None
-        return nxt is not None and nxt.text.lower() == "it" and token.pos_ == "VERB"
+        return nxt is not None and nxt.text.lower() == particle and (particle == "out" or token.pos_ == "VERB")
     return token.text.lower() in SPEECH_VERBS and token.pos_ in ("VERB", "AUX")
 
 
@@ -199,12 +202,9 @@ class Attributor:
         if re.fullmatch(r"the \d{2,3}-year-old(?: [a-z-]+)?", low):
             # "the 54-year-old said": an epithet for the person just written about, of either gender
             sent = phrase_span.sent
-            if self.last_subject is not None and sent.start > 0 and not self.last_subject[0].is_body \
-                    and self.doc[sent.start - 1].sent.start == self.last_subject[1]:
-                person = self.last_subject[0]
-            else:
-                window = sent.start_char if sent.start == 0 else self.doc[sent.start - 1].sent.start_char
-                person = self.registry.by_pronoun("one", at, prefer=self.recent, window_start=self.to_original(window))
+            window = sent.start_char if sent.start == 0 else self.doc[sent.start - 1].sent.start_char
+            person = self._previous_subject("one", sent) or self.registry.by_pronoun(
+                "one", at, prefer=self.recent, window_start=self.to_original(window))
             if person is not None:
                 return person.name, person
         if low in PRONOUNS:
@@ -270,13 +270,13 @@ class Attributor:
     def _previous_subject(self, pronoun: str, sent: Any) -> Person | None:
         """The person the sentence before was about, when the pronoun fits: "Netanyahu, who has raised the
         case with Putin, sounded hopeful. “…,” he told reporters" is Netanyahu, not the later-named Putin."""
-        if self.last_subject is None or sent.start == 0 or pronoun not in ("he", "she"):
-            return None
+        if self.last_subject is None or sent.start == 0 or pronoun not in ("he", "she", "one"):
+            return None  # "one": either gender ("the 54-year-old")
         person, subject_sent = self.last_subject
         if self.doc[sent.start - 1].sent.start != subject_sent or person.is_body:
             return None
-        wrong = {"he": "f", "she": "m"}[pronoun]
-        return person if person.gender != wrong else None
+        wrong = {"he": "f", "she": "m"}.get(pronoun)
+        return person if wrong is None or person.gender != wrong else None
 
     def _learn_description(self, person: Person, phrase_span: Any, name: str) -> None:
         """'Foreign Ministry spokeswoman Maria Zakharova' said: learn the role that came with the name."""

@@ -234,11 +234,11 @@ class Extraction:
         Saffari-Rad's.  Only an indefinite description ("a former head of …") whose head is not an
         anonymous source's ("a senior official", "a source") and only a person first named at the start
         of the very next paragraph."""
-        out = list(quotes)
-        for k, quote in enumerate(quotes):
+        named_as: dict[str, tuple[Person, int]] = {}  # description -> the person, and where that paragraph starts
+        for quote in quotes:
             described = quote.speaker
             words = described.lower().split()
-            if len(words) < 3 or words[0] not in ("a", "an") or _ANONYMOUS.search(described):
+            if described in named_as or len(words) < 3 or words[0] not in ("a", "an") or _ANONYMOUS.search(described):
                 continue
             para = bisect.bisect_right(self.paragraph_starts, quote.end) - 1
             if para + 1 >= len(self.paragraph_starts):
@@ -249,12 +249,15 @@ class Extraction:
                      if not p.is_body and start <= p.first_seen < first_sentence_end and len(p.name.split()) > 1}
             if len(named) != 1:
                 continue
-            person = next(iter(named.values()))
-            for j in range(k, len(quotes)):
-                if out[j].speaker == described and out[j].start < start:
-                    out[j] = replace(out[j], speaker=person.name,
-                                     speaker_role=out[j].speaker_role or " ".join(described.split()[1:]),
-                                     speaker_actor=out[j].speaker_actor or person.actor)
+            named_as[described] = (next(iter(named.values())), start)
+        out = []
+        for quote in quotes:
+            person, start = named_as.get(quote.speaker, (None, 0))
+            if person is not None and quote.start < start:
+                quote = replace(quote, speaker=person.name,
+                                speaker_role=quote.speaker_role or " ".join(quote.speaker.split()[1:]),
+                                speaker_actor=quote.speaker_actor or person.actor)
+            out.append(quote)
         return out
 
     def _register(self, sent: Any) -> None:
