@@ -66,7 +66,8 @@ class PosRules:
 
     def __call__(self, doc: Any) -> Any:
         best: dict[int, tuple[int, str]] = {}
-        for token in doc:
+        tokens = list(doc)  # list indexing: Doc.__getitem__ builds a new Token on every call
+        for token in tokens:
             rules = self.by_tag.get(token.tag_) or self.by_tag[_ANY]
             for rule in reversed(rules):  # the last matching pattern wins
                 if all(test(token) for test in rule.tests[0]):
@@ -74,8 +75,11 @@ class PosRules:
                     break
         for rule in self.multi:
             width = len(rule.tests)
-            for start in range(len(doc) - width + 1):
-                if all(all(test(doc[start + k]) for test in rule.tests[k]) for k in range(width)):
+            first = rule.tests[0]
+            for start in range(len(tokens) - width + 1):
+                if not all(test(tokens[start]) for test in first):
+                    continue
+                if all(all(test(tokens[start + k]) for test in rule.tests[k]) for k in range(1, width)):
                     i = start + rule.index
                     if i not in best or best[i][0] < rule.order:
                         best[i] = (rule.order, rule.pos)

