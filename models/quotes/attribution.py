@@ -141,6 +141,12 @@ def _personal_evidence(phrase: Any, tail: Any) -> bool:
                           "president", "premier", "chairman", "chairwoman", "director", "chief", "head", "mp", "mk"})
 
 
+def _possessor(entity: Any, phrase: Any) -> bool:
+    """'Putin's aide Yuri Ushakov': Putin owns the phrase; the speaker is the one it names after him."""
+    doc = entity.doc
+    return entity.end + 1 < phrase.end and doc[entity.end].text in ("'s", "’s", "'", "’")
+
+
 def _ancestors_until(t: Any, stop: Any) -> list[Any]:
     out = [t]
     while t.i != stop.i and t.head.i != t.i:
@@ -217,7 +223,7 @@ class Attributor:
             return (person.name, person) if person else ("", None)
         doc = phrase_span.doc
         tail = _proper_tail(phrase_span)
-        names = [clean_name(e.text) for e in ents_in(phrase_span) if e.label_ == "PERSON"]
+        names = [clean_name(e.text) for e in ents_in(phrase_span) if e.label_ == "PERSON" and not _possessor(e, phrase_span)]
         if tail is not None:
             names.append(clean_name(tail.text))
         names = [n for n in names if looks_like_person(n)]
@@ -231,7 +237,13 @@ class Attributor:
             e.label_ in ("ORG", "GPE", "NORP", "LOC", "FAC") and e.start <= tail.start < e.end for e in entities(doc).within(max(0, tail.start - 12), tail.end + 12))
         if ner_says_place and tail is not None and _personal_evidence(phrase_span, tail):
             ner_says_place = False  # "ministry spokesman Major General Igor Konashenkov" tagged as an ORG
-        person_names = [clean_name(e.text) for e in ents_in(phrase_span) if e.label_ == "PERSON"]
+        if ner_says_place and tail is not None and len(tail) == 1:
+            # "Zakharova told a briefing", tagged as an ORG, after "spokeswoman Maria Zakharova": the person
+            from models.quotes.lexicon import gender_of_first_name
+
+            earlier = self.full_name_in_text(tail.text, at)
+            ner_says_place = not (earlier and gender_of_first_name(earlier))
+        person_names = [clean_name(e.text) for e in ents_in(phrase_span) if e.label_ == "PERSON" and not _possessor(e, phrase_span)]
         if not person_names and tail is not None and not ner_says_place:
             person_names = [clean_name(tail.text)]
         person_names = [n for n in person_names if looks_like_person(n)]
@@ -371,7 +383,9 @@ class Attributor:
         """'“…,” Peskov told reporters' / '“…,” said Maria Zakharova': the subject right after the quote."""
         doc = self.doc
         j = tokens[-1].i + 1
-        while j < len(doc) and (doc[j].is_punct or doc[j].text in QUOTE_MARKS) and doc[j].text not in (".", "!", "?"):
+        while j < len(doc) and (doc[j].is_punct or doc[j].text in QUOTE_MARKS) and (
+                doc[j].text not in (".", "!", "?")  # a question or an exclamation closing the quote runs on:
+                or doc[j].text in ("!", "?") and j + 1 < len(doc) and doc[j + 1].text in QUOTE_MARKS):  # “…?” asked X
             j += 1
         if j >= len(doc) or doc[j].is_sent_start and j != tokens[-1].i + 1 and doc[j - 1].text in (".", "!", "?"):
             return None
@@ -482,7 +496,9 @@ class Attributor:
                 at = self.to_original(c.idx)
                 person = self.registry.find_name(name, at)
                 if person is None and (len(name.split()) > 1 or self.full_name_in_text(name, at)):
-                    if c.ent_type_ in ("", "PERSON") or c.dep_ == "appos":
+                    tail = _proper_tail(_noun_phrase(c))
+                    if c.ent_type_ in ("", "PERSON") or c.dep_ == "appos" \
+                            or tail is not None and _personal_evidence(_noun_phrase(c), tail):
                         person = self.registry.mention(self.full_name_in_text(name, at) or name, at)
                 if person is not None and not person.is_body:
                     person.last_seen = max(person.last_seen, at)

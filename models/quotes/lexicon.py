@@ -64,6 +64,8 @@ TITLES = frozenset(
     knesset duma majlis parliament parliamentary un u.n. nato idf irgc kremlin white house council
     ministry's office's first second deputy-chairman ambassador-designate hon. his her excellency
     adviser advisor aide counsellor counselor
+    cmdr cmdr. cdr cdr. cpl cpl. pvt pvt. amb amb. supt supt. insp insp. gens gens. lt.-gen. maj.-gen. brig.-gen.
+    lt.-col. rear-adm. vice-adm.
     """.split()
 )
 
