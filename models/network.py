@@ -59,6 +59,8 @@ class StanceModelConfig:
     stance_temperature: float = 1.0  # for dyads without their own
     sentiment_temperature: float = 1.0
     dyad_temperatures: dict[str, float] = field(default_factory=dict)  # fitted per well-labelled dyad
+    # weight of the auxiliary loss "is this actor a party to what is said" (0: no such head); training only
+    party_loss_weight: float = 0.0
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:
@@ -153,6 +155,15 @@ class DyadHead(nn.Module):
             nn.Dropout(dropout),
             nn.Linear(hidden, n_labels),
         )
+        self.party: nn.Linear | None = None  # set by StanceModel when the auxiliary party loss is on
+
+    def party_logits(self, hidden: torch.Tensor, mask: torch.Tensor, actor_vectors: torch.Tensor) -> torch.Tensor:
+        """(B, A): does the quote make each actor a party to what it says?  Read from the same per-actor
+        pooling the stance logits use, so the auxiliary loss shapes what each actor attends to."""
+        if self.party is None:
+            raise RuntimeError("this model was built without the party head (party_loss_weight 0)")
+        pooled, _, _ = self.pooled_per_actor(hidden, mask, actor_vectors)
+        return self.party(self.dropout(pooled)).squeeze(-1)
 
     def pooled_per_actor(
         self, hidden: torch.Tensor, mask: torch.Tensor, actors: torch.Tensor
@@ -217,6 +228,8 @@ class StanceModel(nn.Module):
         self.hidden_size = hidden
         self.stance_head = DyadHead(hidden, len(config.stance_labels), config.attention_heads, config.dropout)
         self.sentiment_head = SentimentHead(hidden, len(config.sentiment_labels), config.dropout)
+        if config.party_loss_weight > 0:
+            self.stance_head.party = nn.Linear(hidden, 1)
         self._actor_cache: dict[str, torch.Tensor] = {}
 
     # ----------------------------------------------------------------- build
@@ -295,7 +308,34 @@ class StanceModel(nn.Module):
         if stance_labels is not None or sentiment_labels is not None:
             out.update(self.losses(out["stance_logits"], out["sentiment_logits"], stance_labels, sentiment_labels,
                                    stance_weights))
+            if stance_labels is not None and self.config.party_loss_weight > 0:
+                out["party_loss"] = self.party_loss(hidden, attention_mask, dyads, stance_labels)
+                out["loss"] = out["loss"] + self.config.party_loss_weight * out["party_loss"]
         return out
+
+    def party_loss(
+        self, hidden: torch.Tensor, attention_mask: torch.Tensor, dyads: Sequence[str], stance_labels: torch.Tensor
+    ) -> torch.Tensor:
+        """Binary cross-entropy of the party head.  An actor is a party when any labelled dyad it belongs
+        to has a stance other than ``none``, and not one when every labelled dyad it belongs to is
+        ``none``; actors in no labelled dyad of the record are left out.  Derived from the stance labels,
+        so the corpus needs nothing new."""
+        pairs = [split_dyad(d) for d in dyads]
+        actors = sorted({a for pair in pairs for a in pair})
+        index = {a: i for i, a in enumerate(actors)}
+        member = torch.zeros(len(actors), len(pairs), device=hidden.device)  # (A, D)
+        for j, (a, b) in enumerate(pairs):
+            member[index[a], j] = member[index[b], j] = 1.0
+        none_id = self.config.stance_labels.index("none")
+        known = (stance_labels != UNKNOWN_LABEL_ID).float()  # (B, D)
+        stance = known * (stance_labels != none_id).float()
+        known_actor = known @ member.T > 0  # (B, A)
+        party = (stance @ member.T > 0).float()
+        if not known_actor.any():
+            return hidden.sum() * 0.0
+        vectors = self.actor_vectors(actors).to(hidden.dtype)
+        logits = self.stance_head.party_logits(hidden, attention_mask, vectors).float()
+        return F.binary_cross_entropy_with_logits(logits[known_actor], party[known_actor])
 
     def heads(
         self,

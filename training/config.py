@@ -30,6 +30,7 @@ class TrainConfig:
     speaker_actor_dropout: float = field(default=0.5, metadata={"help": "share of steps a record's speaker actor is hidden"})
     negatives_per_record: int = field(default=1, metadata={"help": "absent-actor dyads labelled none per record and step"})
     negative_weight: float = field(default=0.5, metadata={"help": "loss weight of those absent-dyad labels"})
+    party_loss_weight: float = field(default=0.0, metadata={"help": "weight of an auxiliary loss: is each actor a party to what is said (0: off)"})
     seed: int = field(default=42, metadata={"help": "seed for splits, init and data order"})
     dev_fraction: float = field(default=0.15, metadata={"help": "dev share when the data has no split"})
     test_fraction: float = field(default=0.15, metadata={"help": "test share when the data has no split"})

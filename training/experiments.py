@@ -15,7 +15,7 @@ from typing import Any
 from models.label_schema import PROJECT_DYADS
 
 COLUMNS = ("backbone", "epochs", "max_steps", "learning_rate", "head_learning_rate", "layer_decay", "warmup_ratio",
-           "max_length", "seed", "negatives_per_record", "teacher", "note")
+           "max_length", "seed", "negatives_per_record", "party_loss_weight", "teacher", "note")
 
 
 def append_row(config: Any, reports: dict[str, Any], minutes: float, tag: str | None) -> dict[str, Any]:
@@ -38,7 +38,7 @@ def append_row(config: Any, reports: dict[str, Any], minutes: float, tag: str | 
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
-    head = ("| # | backbone | steps / epochs | lr enc / head | layer decay | warm-up | max len | seed | negatives | "
+    head = ("| # | backbone | steps / epochs | lr enc / head | layer decay | warm-up | max len | seed | negatives | party | "
             "dev n | dev RI | dev RIr | dev sent | min | note |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for i, r in enumerate(rows, start=1):
@@ -46,7 +46,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"| {i} | {r['backbone']} | {steps} | {r['learning_rate']:g} / {r['head_learning_rate']:g} | "
             f"{r['layer_decay']:g} | {r['warmup_ratio']:g} | {r['max_length']} | {r['seed']} | "
-            f"{r['negatives_per_record']} | {r['dev_n']} | {r['dev'].get('russia-israel', float('nan')):.3f} | "
+            f"{r['negatives_per_record']} | {r.get('party_loss_weight') or 0:g} | {r['dev_n']} | {r['dev'].get('russia-israel', float('nan')):.3f} | "
             f"{r['dev'].get('russia-iran', float('nan')):.3f} | {r['dev_sentiment']:.3f} | {r['minutes']} | {r.get('note', '')} |"
         )
     return "\n".join(lines)

@@ -65,7 +65,7 @@ class StanceTrainer(Trainer):
             alpha = self.stance_config.distill_alpha
             loss = (1 - alpha) * loss + alpha * (parts["distill_stance"] + parts["distill_sentiment"])
             outputs.update(parts)
-        for name in ("stance_loss", "sentiment_loss", "distill_stance", "distill_sentiment"):
+        for name in ("stance_loss", "sentiment_loss", "party_loss", "distill_stance", "distill_sentiment"):
             if name in outputs:
                 self._parts[name].append(float(outputs[name].detach()))
         return (loss, outputs) if return_outputs else loss
@@ -262,6 +262,7 @@ def train_model(config: TrainConfig) -> TrainResult:
         max_length=config.max_length,
         dropout=config.dropout,
         attention_heads=config.attention_heads,
+        party_loss_weight=config.party_loss_weight,
         dyad_train_counts={d: int(counts[d]) for d in dyads},
     )
     soft_targets = None

@@ -73,6 +73,42 @@ def test_unknown_labels_are_masked_out_of_the_loss():
     assert torch.any(logits.grad[:, 0] != 0)
 
 
+def test_party_loss_targets_come_from_the_stance_labels(tiny_backbone):
+    from torch.nn import functional as F
+
+    model = StanceModel.from_backbone(tiny_backbone, ["russia-israel", "russia-iran"], ["russia-israel"],
+                                      party_loss_weight=0.5)
+    model.eval()
+    hidden = torch.randn(3, 6, model.hidden_size)
+    mask = torch.ones(3, 6, dtype=torch.long)
+    coop, none, unknown = 0, model.config.stance_labels.index("none"), -100
+    # record 0: russia-israel cooperative, russia-iran none -> russia and israel parties, iran not
+    # record 1: both none -> nobody is a party; record 2: nothing labelled -> left out
+    labels = torch.tensor([[coop, none], [none, none], [unknown, unknown]])
+    loss = model.party_loss(hidden, mask, ["russia-israel", "russia-iran"], labels)
+    actors = ["iran", "israel", "russia"]  # sorted, as the head orders them
+    logits = model.stance_head.party_logits(hidden, mask, model.actor_vectors(actors))
+    targets = torch.tensor([[0.0, 1.0, 1.0], [0.0, 0.0, 0.0]])
+    assert torch.allclose(loss, F.binary_cross_entropy_with_logits(logits[:2], targets))
+    without = StanceModel.from_backbone(tiny_backbone, ["russia-israel"], ["russia-israel"])
+    assert without.stance_head.party is None and model.stance_head.party is not None
+
+
+def test_a_model_trained_with_the_party_loss_saves_loads_and_predicts(tmp_path, tiny_backbone):
+    from training.config import TrainConfig
+    from training.trainer import train_model
+
+    data = write_jsonl(tmp_path / "d.jsonl", make_records(48))
+    result = train_model(TrainConfig(data=str(data), backbone=tiny_backbone, max_steps=2, batch_size=8,
+                                     register=False, work_dir=str(tmp_path / "w"), seed_quotes="",
+                                     party_loss_weight=0.5))
+    result.model.save_pretrained(tmp_path / "m")
+    loaded = StanceModel.from_pretrained(tmp_path / "m")
+    assert loaded.config.party_loss_weight == 0.5 and loaded.stance_head.party is not None
+    (pred,) = Predictor(loaded, "t").predict(QUOTES[:1])
+    assert set(pred.stance) == set(loaded.config.default_dyads)
+
+
 def test_corrupt_model_directory_fails_with_a_clear_message(tiny_model_dir, tmp_path):
     import shutil
 
