@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 from models.quotes.language import PLACEHOLDER, entities, ents_in
 from models.quotes.lexicon import FEMALE_WORDS, MALE_WORDS, ROLE_NOUNS, SPEECH_VERBS, WEAK_SPEECH, actor_in
-from models.quotes.people import Person, Registry, clean_name, looks_like_person, proper_name_at
+from models.quotes.people import Person, Registry, bare_surname_is_person, clean_name, looks_like_person, proper_name_at
 
 PRONOUNS = frozenset("he she they it we i him her them".split())
 QUOTE_MARKS = frozenset("“”„«»‹›\"‘’'")
@@ -242,7 +242,8 @@ class Attributor:
             from models.quotes.lexicon import gender_of_first_name
 
             earlier = self.full_name_in_text(tail.text, at)
-            ner_says_place = not (earlier and gender_of_first_name(earlier))
+            ner_says_place = not (earlier and gender_of_first_name(earlier)) \
+                and not bare_surname_is_person(tail.text, tail[0].ent_type_)  # "“…,” Lavrov said" (ORG)
         person_names = [clean_name(e.text) for e in ents_in(phrase_span) if e.label_ == "PERSON" and not _possessor(e, phrase_span)]
         if not person_names and tail is not None and not ner_says_place:
             person_names = [clean_name(tail.text)]
@@ -495,16 +496,17 @@ class Attributor:
                     continue
                 at = self.to_original(c.idx)
                 person = self.registry.find_name(name, at)
-                if person is None and (len(name.split()) > 1 or self.full_name_in_text(name, at)):
+                if person is None and (len(name.split()) > 1 or bare_surname_is_person(name, c.ent_type_)
+                                       or self.full_name_in_text(name, at)):
                     tail = _proper_tail(_noun_phrase(c))
-                    if c.ent_type_ in ("", "PERSON") or c.dep_ == "appos" \
+                    if c.ent_type_ in ("", "PERSON") or c.dep_ == "appos" or bare_surname_is_person(name, c.ent_type_) \
                             or tail is not None and _personal_evidence(_noun_phrase(c), tail):
                         person = self.registry.mention(self.full_name_in_text(name, at) or name, at)
                 if person is not None and not person.is_body:
                     person.last_seen = max(person.last_seen, at)
                     self.remember(person)
                     return person
-            if t.pos_ in ("NOUN", "PROPN") and not candidates or t.ent_type_ == "ORG":
+            if t.pos_ in ("NOUN", "PROPN") and not candidates or t.ent_type_ in ("ORG", "GPE"):
                 phrase = _noun_phrase(t)
                 words = phrase.text.strip()
                 if words.lower() in PRONOUNS or words.lower() in JUNK_SUBJECTS or len(words.split()) > 8 \
@@ -517,7 +519,7 @@ class Attributor:
                         person.last_seen = max(person.last_seen, at)
                         self.remember(person)
                         return person
-                if any(e.label_ == "ORG" for e in ents_in(phrase)) or t.text.lower() in ROLE_NOUNS | BODY_NOUNS:
+                if any(e.label_ in ("ORG", "GPE") for e in ents_in(phrase)) or t.text.lower() in ROLE_NOUNS | BODY_NOUNS:
                     body = self.registry.body(words, at)  # "The Russian Foreign Ministry issued a statement."
                     body.last_seen = max(body.last_seen, at)
                     return None

@@ -417,3 +417,29 @@ def test_called_it_quotes_speech_but_not_a_name():
     assert [(q.speaker, q.text) for q in extract_quotes("Peskov called it “unacceptable”.")] == [
         ("Peskov", "unacceptable")]
     assert extract_quotes("A militia called it “Operation Dawn”.") == []
+
+
+def test_a_bare_surname_at_first_mention_is_a_person_whatever_the_ner_calls_it():
+    # excerpts often open with a bare surname; the small NER tags many of them ORG, NORP or GPE
+    cases = {
+        "Lavrenko met Israeli ambassador Simona Halpern on Monday. Later he spoke to TASS.\n\n"
+        "“We discussed Syria and Iran,” he said.": ["Lavrenko"],
+        "Zolotova spoke on Monday.\n\n“We discussed Syria and Iran,” she said.": ["Zolotova"],
+        "“We discussed Syria and Iran,” Lavrov said. “Nobody wants a war in the region,” he added.":
+            ["Lavrov", "Lavrov"],
+    }
+    for article, speakers in cases.items():
+        assert [q.speaker for q in extract_quotes(article)] == speakers, article
+
+
+def test_a_capital_or_country_as_the_subject_is_what_it_refers_to():
+    article = "Moscow reacted angrily. “This is a provocation by the West,” it said."
+    assert [q.speaker for q in extract_quotes(article)] == ["Moscow"]
+
+
+def test_a_lone_word_is_not_taken_for_a_surname_when_it_names_a_place():
+    from models.quotes.people import bare_surname_is_person
+
+    assert bare_surname_is_person("Zolotova") and bare_surname_is_person("Araghchi", "GPE")
+    assert not bare_surname_is_person("Moscow") and not bare_surname_is_person("Tehran")
+    assert not bare_surname_is_person("Kommersant", "PERSON")  # the NER's tag alone is not enough
