@@ -60,8 +60,12 @@ def is_speech_verb(token: Any) -> bool:
 def _noun_phrase(token: Any) -> Any:
     """The subject's phrase without appositions, relative clauses or trailing adverbials."""
     doc = token.doc
-    keep = [t for t in token.subtree if not any(a.dep_ in ("appos", "relcl", "acl", "advcl", "punct") and a.i != token.i
-                                                 for a in _ancestors_until(t, token))]
+
+    def aside(a: Any) -> bool:  # "Viktorov, in an interview with Israel Hayom, said": a prepositional aside
+        return a.dep_ == "prep" and a.head.i == token.i and a.i > token.i and doc[a.left_edge.i - 1].text == ","
+
+    keep = [t for t in token.subtree if not any((a.dep_ in ("appos", "relcl", "acl", "advcl", "punct") or aside(a))
+                                                 and a.i != token.i for a in _ancestors_until(t, token))]
     if not keep:
         return doc[token.i : token.i + 1]
     lo = min(t.i for t in keep)

@@ -372,6 +372,9 @@ def test_wire_forms_of_naming_a_speaker():
         "“We will answer any aggression,” said Brig. Gen. Ahmad Vahidan, a spokesman for the Guards.":
             "Ahmad Vahidan",
         "“The front is quiet,” Lt. Col. Avi Dorner told reporters.": "Avi Dorner",
+        # a prepositional aside set off by commas is not part of the speaker's phrase
+        "Ambassador Viktorov, in an interview with Israel Hayom, said: “We respect Israel's security needs.”":
+            "Viktorov",
         # the surname the NER calls an organisation, after the full name with a role noun
         "Foreign Ministry spokeswoman Marina Zolotova said on Thursday that Moscow was watching closely.\n\n"
         "“We will not accept any ultimatums from anyone,” Zolotova told a briefing.": "Marina Zolotova",
