@@ -155,15 +155,9 @@ class DyadHead(nn.Module):
             nn.Dropout(dropout),
             nn.Linear(hidden, n_labels),
         )
-        self.party: nn.Linear | None = None  # set by StanceModel when the auxiliary party loss is on
-
-    def party_logits(self, hidden: torch.Tensor, mask: torch.Tensor, actor_vectors: torch.Tensor) -> torch.Tensor:
-        """(B, A): does the quote make each actor a party to what it says?  Read from the same per-actor
-        pooling the stance logits use, so the auxiliary loss shapes what each actor attends to."""
-        if self.party is None:
-            raise RuntimeError("this model was built without the party head (party_loss_weight 0)")
-        pooled, _, _ = self.pooled_per_actor(hidden, mask, actor_vectors)
-        return self.party(self.dropout(pooled)).squeeze(-1)
+        # (A) "is this actor a party to what is said", read from the same per-actor pooling as the stance
+        # logits so the auxiliary loss shapes what each actor attends to; set when that loss is on
+        self.party: nn.Linear | None = None
 
     def pooled_per_actor(
         self, hidden: torch.Tensor, mask: torch.Tensor, actors: torch.Tensor
@@ -185,8 +179,10 @@ class DyadHead(nn.Module):
         return pooled, masked_mean(normed, mask), a
 
     def forward(
-        self, hidden: torch.Tensor, mask: torch.Tensor, actor_vectors: torch.Tensor, pairs: Sequence[tuple[int, int]]
-    ) -> torch.Tensor:
+        self, hidden: torch.Tensor, mask: torch.Tensor, actor_vectors: torch.Tensor, pairs: Sequence[tuple[int, int]],
+        with_party: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """(B, D, S) stance logits; with ``with_party`` also (B, A) party logits from the same pooling."""
         pooled, mean, queries = self.pooled_per_actor(hidden, mask, actor_vectors)
         i = [p for p, _ in pairs]
         j = [q for _, q in pairs]
@@ -196,7 +192,12 @@ class DyadHead(nn.Module):
         feats = torch.cat(
             [mean.unsqueeze(1).expand(b, d, -1), first + second, first * second, (first - second).abs(), dyad], dim=-1
         )
-        return self.mlp(self.dropout(feats))  # (B, D, S)
+        logits = self.mlp(self.dropout(feats))  # (B, D, S)
+        if with_party:
+            if self.party is None:
+                raise RuntimeError("this model was built without the party head (party_loss_weight 0)")
+            return logits, self.party(self.dropout(pooled)).squeeze(-1)
+        return logits
 
 
 class SentimentHead(nn.Module):
@@ -304,38 +305,33 @@ class StanceModel(nn.Module):
         if token_type_ids is not None and "token_type_ids" in _encoder_inputs(self.encoder):
             kwargs["token_type_ids"] = token_type_ids
         hidden = self.encoder(**kwargs).last_hidden_state  # (B, T, H)
-        out = self.heads(hidden, attention_mask, dyads, quote_mask)
+        with_party = stance_labels is not None and self.config.party_loss_weight > 0
+        out = self.heads(hidden, attention_mask, dyads, quote_mask, with_party=with_party)
         if stance_labels is not None or sentiment_labels is not None:
             out.update(self.losses(out["stance_logits"], out["sentiment_logits"], stance_labels, sentiment_labels,
                                    stance_weights))
-            if stance_labels is not None and self.config.party_loss_weight > 0:
-                out["party_loss"] = self.party_loss(hidden, attention_mask, dyads, stance_labels)
+            if with_party:
+                out["party_loss"] = self.party_loss(out["party_logits"], dyads, stance_labels)
                 out["loss"] = out["loss"] + self.config.party_loss_weight * out["party_loss"]
         return out
 
-    def party_loss(
-        self, hidden: torch.Tensor, attention_mask: torch.Tensor, dyads: Sequence[str], stance_labels: torch.Tensor
-    ) -> torch.Tensor:
-        """Binary cross-entropy of the party head.  An actor is a party when any labelled dyad it belongs
-        to has a stance other than ``none``, and not one when every labelled dyad it belongs to is
-        ``none``; actors in no labelled dyad of the record are left out.  Derived from the stance labels,
-        so the corpus needs nothing new."""
+    def party_loss(self, party_logits: torch.Tensor, dyads: Sequence[str], stance_labels: torch.Tensor) -> torch.Tensor:
+        """Binary cross-entropy of the party head (``party_logits`` (B, A), actors sorted as :meth:`heads`
+        orders them).  An actor is a party when any labelled dyad it belongs to has a stance other than
+        ``none``, and not one when every labelled dyad it belongs to is ``none``; actors in no labelled dyad
+        of the record are left out.  Derived from the stance labels, so the corpus needs nothing new."""
         pairs = [split_dyad(d) for d in dyads]
-        actors = sorted({a for pair in pairs for a in pair})
-        index = {a: i for i, a in enumerate(actors)}
-        member = torch.zeros(len(actors), len(pairs), device=hidden.device)  # (A, D)
+        index = {a: i for i, a in enumerate(sorted({a for pair in pairs for a in pair}))}
+        member = torch.zeros(len(index), len(pairs), device=party_logits.device)  # (A, D)
         for j, (a, b) in enumerate(pairs):
             member[index[a], j] = member[index[b], j] = 1.0
-        none_id = self.config.stance_labels.index("none")
         known = (stance_labels != UNKNOWN_LABEL_ID).float()  # (B, D)
-        stance = known * (stance_labels != none_id).float()
+        stance = known * (stance_labels != self.config.stance_labels.index("none")).float()
         known_actor = known @ member.T > 0  # (B, A)
-        party = (stance @ member.T > 0).float()
         if not known_actor.any():
-            return hidden.sum() * 0.0
-        vectors = self.actor_vectors(actors).to(hidden.dtype)
-        logits = self.stance_head.party_logits(hidden, attention_mask, vectors).float()
-        return F.binary_cross_entropy_with_logits(logits[known_actor], party[known_actor])
+            return party_logits.sum() * 0.0
+        party = (stance @ member.T > 0).float()
+        return F.binary_cross_entropy_with_logits(party_logits.float()[known_actor], party[known_actor])
 
     def heads(
         self,
@@ -343,15 +339,22 @@ class StanceModel(nn.Module):
         attention_mask: torch.Tensor,
         dyads: Sequence[str],
         quote_mask: torch.Tensor | None = None,
+        with_party: bool = False,
     ) -> dict[str, torch.Tensor]:
-        """Stance and sentiment logits from the encoder's token states (the predictor may encode by other means)."""
+        """Stance and sentiment logits from the encoder's token states (the predictor may encode by other means);
+        with ``with_party``, the party head's logits too, one column per actor in sorted order."""
         pairs = [split_dyad(d) for d in dyads]
         actors = sorted({a for pair in pairs for a in pair})
         index = {a: i for i, a in enumerate(actors)}
         vectors = self.actor_vectors(actors).to(hidden.dtype)
-        stance_logits = self.stance_head(hidden, attention_mask, vectors, [(index[a], index[b]) for a, b in pairs])
-        sentiment_logits = self.sentiment_head(hidden, attention_mask, quote_mask)
-        return {"stance_logits": stance_logits, "sentiment_logits": sentiment_logits}
+        out: dict[str, torch.Tensor] = {}
+        stance = self.stance_head(hidden, attention_mask, vectors, [(index[a], index[b]) for a, b in pairs],
+                                  with_party=with_party)
+        if with_party:
+            stance, out["party_logits"] = stance
+        out["stance_logits"] = stance
+        out["sentiment_logits"] = self.sentiment_head(hidden, attention_mask, quote_mask)
+        return out
 
     @staticmethod
     def losses(

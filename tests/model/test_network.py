@@ -85,11 +85,13 @@ def test_party_loss_targets_come_from_the_stance_labels(tiny_backbone):
     # record 0: russia-israel cooperative, russia-iran none -> russia and israel parties, iran not
     # record 1: both none -> nobody is a party; record 2: nothing labelled -> left out
     labels = torch.tensor([[coop, none], [none, none], [unknown, unknown]])
-    loss = model.party_loss(hidden, mask, ["russia-israel", "russia-iran"], labels)
-    actors = ["iran", "israel", "russia"]  # sorted, as the head orders them
-    logits = model.stance_head.party_logits(hidden, mask, model.actor_vectors(actors))
+    dyads = ["russia-israel", "russia-iran"]
+    logits = model.heads(hidden, mask, dyads, with_party=True)["party_logits"]  # actors: iran, israel, russia
+    assert logits.shape == (3, 3)
+    loss = model.party_loss(logits, dyads, labels)
     targets = torch.tensor([[0.0, 1.0, 1.0], [0.0, 0.0, 0.0]])
     assert torch.allclose(loss, F.binary_cross_entropy_with_logits(logits[:2], targets))
+    assert "party_logits" not in model.heads(hidden, mask, dyads)
     without = StanceModel.from_backbone(tiny_backbone, ["russia-israel"], ["russia-israel"])
     assert without.stance_head.party is None and model.stance_head.party is not None
 
