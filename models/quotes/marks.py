@@ -1,7 +1,7 @@
 """Where the quotation marks are: every quoted span of an article, in one left-to-right pass.
 
-Handles straight and curly double and single marks, guillemets (« » and
-‹ ›), the low-high „“ of German-style and Russian renderings, marks nested in
+Handles straight and curly double and single marks, guillemets (« », ‹ ›
+and the reversed »…«), the low-high „“ of German-style and Russian renderings, marks nested in
 a quote of another kind (‘…’ inside “…”, or the reverse in British style),
 quotes split by their attribution ("…," he said, "…"), quotes running over
 paragraphs (no closing mark, the next paragraph reopening), and interview
@@ -19,7 +19,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 # opening mark -> the marks that may close it
-PAIRS: dict[str, str] = {"“": "”", "„": "“”", "«": "»", "‹": "›", '"': '"', "‘": "’", "'": "'", "”": "”"}
+PAIRS: dict[str, str] = {"“": "”", "„": "“”", "«": "»", "‹": "›", '"': '"', "‘": "’", "'": "'", "”": "”",
+                         "»": "«"}  # »…«: the reversed guillemets of German and Nordic print
 OPENERS = frozenset(PAIRS)
 ALL_MARKS = frozenset("“”„«»‹›\"‘’'")
 DOUBLE = frozenset("“”„«»\"")
@@ -66,7 +67,7 @@ def _opens(text: str, i: int) -> bool:
         # Straight marks and the left single curly one open only after a non-word character:
         # "Iran's", "the countries' ties" and 'rock ’n’ roll' are not quotations.
         return not _word(prev) and prev not in "'’"
-    if ch == "”":  # some outlets open with a right mark ("”Quote”" in Nordic style)
+    if ch in "”»":  # some outlets open with a right mark ("”Quote”" in Nordic style, »Quote« in German)
         return not _word(prev) and _word(nxt)
     return True
 

@@ -446,3 +446,9 @@ def test_a_lone_word_is_not_taken_for_a_surname_when_it_names_a_place():
     assert bare_surname_is_person("Zolotova") and bare_surname_is_person("Araghchi", "GPE")
     assert not bare_surname_is_person("Moscow") and not bare_surname_is_person("Tehran")
     assert not bare_surname_is_person("Kommersant", "PERSON")  # the NER's tag alone is not enough
+
+
+def test_reversed_guillemets_of_german_and_nordic_print_are_quotes():
+    found = extract_quotes("»Russia does not want a war with anyone«, said Lavrenko. »We will not be bullied«, he added.")
+    assert [(q.text, q.speaker) for q in found] == [
+        ("Russia does not want a war with anyone", "Lavrenko"), ("We will not be bullied", "Lavrenko")]
