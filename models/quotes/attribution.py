@@ -429,6 +429,27 @@ class Attributor:
                 return phrase if named and span.start <= phrase.start and phrase.end <= span.end else span
         return None
 
+    def signed_off(self, tokens: Sequence[Any]) -> Any | None:
+        """'“…” — Deputy Foreign Minister Sergei Ryabkov': a dash after the closing mark, then a name that
+        ends the paragraph, signs the quote (pull quotes, statements, posts)."""
+        doc = self.doc
+        j = tokens[-1].i + 1
+        while j < len(doc) and (doc[j].text in (".", "!", "?", ",", "…") or doc[j].text in QUOTE_MARKS):
+            j += 1
+        if j >= len(doc) or doc[j].text not in ("—", "–", "-", "--"):
+            return None
+        end = j + 1
+        while end < len(doc) and "\n" not in doc[end].text and doc[end].text not in (".", ";") and end - j <= 12:
+            end += 1
+        if end - j > 12 or end == j + 1 or end < len(doc) and doc[end].text == "." and end + 1 < len(doc) \
+                and "\n" not in doc[end + 1].text:
+            return None  # a sentence runs on after the name: not a signature
+        span = doc[j + 1 : end]
+        if any(is_speech_verb(t) or t.pos_ == "VERB" for t in span):
+            return None  # "— Ryabkov told reporters": the verb path reads it
+        tail = _proper_tail(span)
+        return span if tail is not None and looks_like_person(clean_name(tail.text)) else None
+
     def attribute(self, quote_index: int, previous: Attribution | None, continued: bool,
                   colon_before: Any | None, paragraph_subject: Person | None = None) -> Attribution:
         tokens = [self.doc[i] for i in self.placeholder_token.get(quote_index, [])]
@@ -438,6 +459,9 @@ class Attributor:
         trailing = None if quote_index in self.run_on else self.after_quote(tokens)
         if trailing is not None:
             attempts.append((trailing, "verb"))
+        signature = self.signed_off(tokens)
+        if signature is not None:
+            attempts.append((signature, "signature"))
         verb = self.speech_verb_for(tokens)
         if verb is not None:
             phrase = self.subject_of(verb)

@@ -452,3 +452,11 @@ def test_reversed_guillemets_of_german_and_nordic_print_are_quotes():
     found = extract_quotes("»Russia does not want a war with anyone«, said Lavrenko. »We will not be bullied«, he added.")
     assert [(q.text, q.speaker) for q in found] == [
         ("Russia does not want a war with anyone", "Lavrenko"), ("We will not be bullied", "Lavrenko")]
+
+
+def test_a_dash_and_a_name_ending_the_paragraph_sign_the_quote():
+    signed = "“We will not be dragged into this conflict.” — Deputy Foreign Minister Sergei Ryabenko\n\nLater, more."
+    assert [q.speaker for q in extract_quotes(signed)] == ["Sergei Ryabenko"]
+    # a dash that opens a clause of the narrative signs nothing
+    clause = "Lavrenko spoke on Monday. “We will not be dragged in.” – Russia has said so many times before."
+    assert [q.speaker for q in extract_quotes(clause)] == ["Lavrenko"]
