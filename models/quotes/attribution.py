@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from models.quotes.language import PLACEHOLDER, entities, ents_in
-from models.quotes.lexicon import FEMALE_WORDS, MALE_WORDS, ROLE_NOUNS, SPEECH_VERBS, WEAK_SPEECH, actor_in
+from models.quotes.lexicon import (
+    FEMALE_WORDS, MALE_WORDS, ROLE_NOUNS, SPEECH_VERBS, WEAK_SPEECH, actor_in, gender_of_first_name,
+)
 from models.quotes.people import Person, Registry, bare_surname_is_person, clean_name, looks_like_person, proper_name_at
 
 PRONOUNS = frozenset("he she they it we i him her them".split())
@@ -132,7 +134,6 @@ def _proper_tail(span: Any) -> Any | None:
 
 def _personal_evidence(phrase: Any, tail: Any) -> bool:
     """A title stripped from the name, a personal role noun before it, or a known first name: a person."""
-    from models.quotes.lexicon import gender_of_first_name
 
     cleaned = clean_name(tail.text)
     if len(cleaned.split()) < 2:
@@ -227,9 +228,8 @@ class Attributor:
             return (person.name, person) if person else ("", None)
         doc = phrase_span.doc
         tail = _proper_tail(phrase_span)
-        names = [clean_name(e.text) for e in ents_in(phrase_span) if e.label_ == "PERSON" and not _possessor(e, phrase_span)]
-        if tail is not None:
-            names.append(clean_name(tail.text))
+        named = [clean_name(e.text) for e in ents_in(phrase_span) if e.label_ == "PERSON" and not _possessor(e, phrase_span)]
+        names = named + ([clean_name(tail.text)] if tail is not None else [])
         names = [n for n in names if looks_like_person(n)]
         # A name the article already knows, whatever the NER made of it this time ("Zakharova" as an ORG).
         for name in names:
@@ -243,12 +243,10 @@ class Attributor:
             ner_says_place = False  # "ministry spokesman Major General Igor Konashenkov" tagged as an ORG
         if ner_says_place and tail is not None and len(tail) == 1:
             # "Zakharova told a briefing", tagged as an ORG, after "spokeswoman Maria Zakharova": the person
-            from models.quotes.lexicon import gender_of_first_name
-
             earlier = self.full_name_in_text(tail.text, at)
             ner_says_place = not (earlier and gender_of_first_name(earlier)) \
                 and not bare_surname_is_person(tail.text, tail[0].ent_type_)  # "“…,” Lavrov said" (ORG)
-        person_names = [clean_name(e.text) for e in ents_in(phrase_span) if e.label_ == "PERSON" and not _possessor(e, phrase_span)]
+        person_names = list(named)
         if not person_names and tail is not None and not ner_says_place:
             person_names = [clean_name(tail.text)]
         person_names = [n for n in person_names if looks_like_person(n)]
@@ -524,11 +522,12 @@ class Attributor:
                     continue
                 at = self.to_original(c.idx)
                 person = self.registry.find_name(name, at)
-                if person is None and (len(name.split()) > 1 or bare_surname_is_person(name, c.ent_type_)
-                                       or self.full_name_in_text(name, at)):
-                    tail = _proper_tail(_noun_phrase(c))
-                    if c.ent_type_ in ("", "PERSON") or c.dep_ == "appos" or bare_surname_is_person(name, c.ent_type_) \
-                            or tail is not None and _personal_evidence(_noun_phrase(c), tail):
+                surname_shaped = bare_surname_is_person(name, c.ent_type_)
+                if person is None and (len(name.split()) > 1 or surname_shaped or self.full_name_in_text(name, at)):
+                    phrase = _noun_phrase(c)
+                    tail = _proper_tail(phrase)
+                    if c.ent_type_ in ("", "PERSON") or c.dep_ == "appos" or surname_shaped \
+                            or tail is not None and _personal_evidence(phrase, tail):
                         person = self.registry.mention(self.full_name_in_text(name, at) or name, at)
                 if person is not None and not person.is_body:
                     person.last_seen = max(person.last_seen, at)
