@@ -134,7 +134,6 @@ def _proper_tail(span: Any) -> Any | None:
 
 def _personal_evidence(phrase: Any, tail: Any) -> bool:
     """A title stripped from the name, a personal role noun before it, or a known first name: a person."""
-
     cleaned = clean_name(tail.text)
     if len(cleaned.split()) < 2:
         return False
@@ -245,7 +244,7 @@ class Attributor:
             # "Zakharova told a briefing", tagged as an ORG, after "spokeswoman Maria Zakharova": the person
             earlier = self.full_name_in_text(tail.text, at)
             ner_says_place = not (earlier and gender_of_first_name(earlier)) \
-                and not bare_surname_is_person(tail.text, tail[0].ent_type_)  # "“…,” Lavrov said" (ORG)
+                and not bare_surname_is_person(tail.text)  # "“…,” Lavrov said" (ORG)
         person_names = list(named)
         if not person_names and tail is not None and not ner_says_place:
             person_names = [clean_name(tail.text)]
@@ -522,7 +521,7 @@ class Attributor:
                     continue
                 at = self.to_original(c.idx)
                 person = self.registry.find_name(name, at)
-                surname_shaped = bare_surname_is_person(name, c.ent_type_)
+                surname_shaped = bare_surname_is_person(name)
                 if person is None and (len(name.split()) > 1 or surname_shaped or self.full_name_in_text(name, at)):
                     phrase = _noun_phrase(c)
                     tail = _proper_tail(phrase)

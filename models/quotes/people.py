@@ -81,7 +81,7 @@ _SURNAME_SHAPE = re.compile(r"(?:ov|ova|ev|eva|yov|sky|skiy|skaya|tskaya|enko|ch
                             r"ian|yan|ei|chi)$")
 
 
-def bare_surname_is_person(word: str, ent_type: str = "") -> bool:
+def bare_surname_is_person(word: str) -> bool:
     """'Lavrenko met the envoy': a one-word subject is a person when it is a known speaker's surname, or when
     it has a surname's shape and is no place or institution the project knows.  The NER's PERSON tag alone
     is not enough: it also tags outlets and platforms ("Kommersant", "Twitter"), and registering those as
