@@ -55,15 +55,12 @@ def _register_components() -> None:
         return _POS_RULES[0](doc)
 
 
-# Rank and title abbreviations the model's tokenizer splits ("Brig" "."): the parser then ends the sentence
-# there, and "said Brig. Gen. Ahmad X" lost its speaker.  Kept whole as single tokens.
-TITLE_ABBREVIATIONS = (
-    "Brig. Lt. Col. Maj. Capt. Cmdr. Cdr. Sgt. Cpl. Pvt. Amb. Hon. Supt. Insp. Gens. Lt.-Gen. Maj.-Gen. "
-    "Brig.-Gen. Lt.-Col. Rear-Adm. Vice-Adm.").split()
-
-
 def add_title_abbreviations(nlp: Any) -> None:
+    """Rank abbreviations as single tokens: split ("Brig" "."), the parser ended the sentence before the name,
+    and "said Brig. Gen. Ahmad X" lost its speaker."""
     from spacy.symbols import ORTH
+
+    from models.quotes.lexicon import TITLE_ABBREVIATIONS
 
     for abbreviation in TITLE_ABBREVIATIONS:
         nlp.tokenizer.add_special_case(abbreviation, [{ORTH: abbreviation}])

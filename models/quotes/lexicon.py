@@ -51,6 +51,12 @@ SPEECH_VERBS: frozenset[str] = frozenset(f for b in _SPEECH_BASES for f in _form
 WEAK_SPEECH = frozenset(_forms("call") | _forms("describe") | _forms("hail") | _forms("welcome") | _forms("praise")
                         | _forms("thank") | _forms("hit") | _forms("criticise") | _forms("criticize"))
 
+# Rank and title abbreviations the spaCy model's tokenizer splits ("Brig" "."): the pipeline keeps them whole
+# (the parser ended the sentence there), and they are titles too.
+TITLE_ABBREVIATIONS: tuple[str, ...] = tuple(
+    "Brig. Lt. Col. Maj. Capt. Cmdr. Cdr. Sgt. Cpl. Pvt. Amb. Hon. Supt. Insp. Gens. Lt.-Gen. Maj.-Gen. "
+    "Brig.-Gen. Lt.-Col. Rear-Adm. Vice-Adm.".split())
+
 TITLES = frozenset(
     """mr mr. mrs mrs. ms ms. dr dr. prof prof. gen gen. lt lt. col col. maj maj. adm adm. sen sen. rep rep.
     brig brig. capt capt. sgt sgt. gov gov. sheikh ayatollah hojatoleslam rabbi president premier prime minister
@@ -64,10 +70,8 @@ TITLES = frozenset(
     knesset duma majlis parliament parliamentary un u.n. nato idf irgc kremlin white house council
     ministry's office's first second deputy-chairman ambassador-designate hon. his her excellency
     adviser advisor aide counsellor counselor
-    cmdr cmdr. cdr cdr. cpl cpl. pvt pvt. amb amb. supt supt. insp insp. gens gens. lt.-gen. maj.-gen. brig.-gen.
-    lt.-col. rear-adm. vice-adm.
     """.split()
-)
+) | {a.lower() for a in TITLE_ABBREVIATIONS} | {a.lower().rstrip(".") for a in TITLE_ABBREVIATIONS}
 
 # Nouns that name a role; "the minister said" resolves to the last person holding one.
 ROLE_NOUNS = frozenset(
