@@ -31,6 +31,8 @@ class TrainConfig:
     negatives_per_record: int = field(default=1, metadata={"help": "absent-actor dyads labelled none per record and step"})
     negative_weight: float = field(default=0.5, metadata={"help": "loss weight of those absent-dyad labels"})
     party_loss_weight: float = field(default=0.0, metadata={"help": "weight of an auxiliary loss: is each actor a party to what is said (0: off)"})
+    ema_decay: float = field(default=0.0, metadata={"help": "keep a moving average of the weights with this decay per step (0: off); dev picks it or the final weights"})
+    ema_start: float = field(default=0.5, metadata={"help": "share of the optimiser steps after which the weight average starts"})
     seed: int = field(default=42, metadata={"help": "seed for splits, init and data order"})
     dev_fraction: float = field(default=0.15, metadata={"help": "dev share when the data has no split"})
     test_fraction: float = field(default=0.15, metadata={"help": "test share when the data has no split"})
@@ -43,7 +45,7 @@ class TrainConfig:
     default_dyad_fraction: float = field(
         default=0.5, metadata={"help": "dyads labelled on at least this share of records are answered by default"}
     )
-    teacher: str = field(default="", metadata={"help": "distil from this stored model (tag): soft labels on the data and unlabelled text"})
+    teacher: str = field(default="", metadata={"help": "distil from this stored model (tag), or the average of several (tags joined by commas): soft labels on the data and unlabelled text"})
     distill_alpha: float = field(default=0.7, metadata={"help": "weight of the teacher's soft labels against the gold labels"})
     unlabelled: str = field(default="", metadata={"help": "extra quotes (JSONL with text/speaker/context) the teacher labels for the student"})
     register: bool = field(default=True, metadata={"help": "save the model to the BentoML model store"})
@@ -83,6 +85,10 @@ class TrainConfig:
             raise ValueError("speaker_actor_dropout and distill_alpha must be in [0, 1]")
         if self.negatives_per_record < 0 or self.negative_weight < 0:
             raise ValueError("negatives_per_record and negative_weight must be >= 0")
+        if not 0 <= self.ema_decay < 1:
+            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        if not 0 <= self.ema_start < 1:
+            raise ValueError(f"ema_start must be in [0, 1), got {self.ema_start}")
         if self.holdout_dyad:
             from models.label_schema import split_dyad
 

@@ -52,26 +52,48 @@ def teacher_targets(
 ) -> tuple[list[QuoteRecord], dict[str, Any]]:
     """(records to train on, {record id: {"stance": {dyad: probs}, "sentiment": probs}}) from the teacher.
 
-    The teacher answers for the project dyads and each record's own labelled dyads (the student's other
-    dyads keep their gold labels only), with its calibrated probabilities.
+    ``teacher`` is a tag, or several joined by commas: an ensemble, whose calibrated probabilities are
+    averaged (two mpnet seeds averaged score 1 to 3 points above either alone; distilling the average
+    gives one model that carries some of that gain).  The teacher answers for the project dyads and each
+    record's own labelled dyads (the student's other dyads keep their gold labels only).
     """
+    tags = [t.strip() for t in teacher.split(",") if t.strip()]
+    if not tags:
+        raise ValueError(f"teacher: expected a model tag or tags joined by commas, got {teacher!r}")
+    extra = unlabelled_variants(train) + (load_unlabelled(unlabelled) if unlabelled else [])
+    records = list(train) + extra
+    wanted = [list(dict.fromkeys([*PROJECT_DYADS, *r.labels])) for r in records]
+    targets: dict[str, Any] = {}
+    for tag in tags:
+        one = _one_teacher(tag, records, wanted, batch_size)
+        for rid, t in one.items():
+            if rid not in targets:
+                targets[rid] = {"stance": {d: [p / len(tags) for p in ps] for d, ps in t["stance"].items()},
+                                "sentiment": [p / len(tags) for p in t["sentiment"]]}
+                continue
+            acc = targets[rid]
+            for d, ps in t["stance"].items():
+                acc["stance"][d] = [a + p / len(tags) for a, p in zip(acc["stance"][d], ps)]
+            acc["sentiment"] = [a + p / len(tags) for a, p in zip(acc["sentiment"], t["sentiment"])]
+    log.info("teacher %s labelled %d quotes (%d unlabelled variants)", "+".join(tags), len(records), len(extra))
+    return records, targets
+
+
+def _one_teacher(teacher: str, records: Sequence[QuoteRecord], wanted: list[list[str]],
+                 batch_size: int) -> dict[str, Any]:
     from models import model_store
     from models.predictor import Predictor
 
     tag, path = model_store.resolve(teacher)
     predictor = Predictor.from_directory(path, tag, batch_size=batch_size)
-    extra = unlabelled_variants(train) + (load_unlabelled(unlabelled) if unlabelled else [])
-    records = list(train) + extra
-    wanted = [list(dict.fromkeys([*PROJECT_DYADS, *r.labels])) for r in records]
-    log.info("teacher %s labels %d quotes (%d unlabelled variants)", tag, len(records), len(extra))
     preds = predictor.predict(
         [QuoteInput(r.text, r.speaker, r.context, r.speaker_actor) for r in records], per_quote_dyads=wanted
     )
     labels = predictor.config.stance_labels
-    targets: dict[str, Any] = {}
-    for r, p in zip(records, preds):
-        targets[r.id] = {
+    return {
+        r.id: {
             "stance": {d: [s.scores[label] for label in labels] for d, s in p.stance.items()},
             "sentiment": [p.sentiment.scores[label] for label in predictor.config.sentiment_labels],
         }
-    return records, targets
+        for r, p in zip(records, preds)
+    }

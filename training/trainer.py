@@ -27,6 +27,7 @@ from training import data as data_mod
 from training.batching import BatchingConfig, StanceCollator, index_dataset
 from training.config import TrainConfig
 from training.evaluation import evaluate, format_report, headline_metrics, score_logits, stance_pairs
+from training.weight_averaging import WeightAverage, WeightAverageCallback
 
 log = logging.getLogger(__name__)
 
@@ -190,8 +191,36 @@ def calibrate(predictor: Predictor, dev: Sequence[QuoteRecord]) -> None:
             predictor.config.dyad_temperatures[dyad] = fit_temperature(raw.stance[rows, j], gold.stance[dyad][rows])
 
 
+def dev_score(report: dict[str, Any]) -> float:
+    """One number to choose weights by on dev: the mean macro-F1 of the project dyads and sentiment."""
+    heads = [report["dyads"][d]["macro_f1"] for d in PROJECT_DYADS if d in report.get("dyads", {})]
+    if "sentiment" in report:
+        heads.append(report["sentiment"]["macro_f1"])
+    return sum(heads) / len(heads) if heads else 0.0
+
+
+def choose_weights(predictor: Predictor, dev: Sequence[QuoteRecord], average: WeightAverage) -> dict[str, Any]:
+    """Keep the final or the averaged weights, whichever scores better on dev; calibrated for the one kept."""
+    calibrate(predictor, dev)
+    final = evaluate(predictor, dev)
+    average.swap(predictor.model)
+    calibrate(predictor, dev)
+    averaged = evaluate(predictor, dev)
+    kept = "averaged" if dev_score(averaged) > dev_score(final) else "final"
+    if kept == "final":
+        average.swap(predictor.model)
+        calibrate(predictor, dev)
+    log.info("weight average: dev %.4f against the final weights' %.4f; keeping the %s weights",
+             dev_score(averaged), dev_score(final), kept)
+    heads = lambda rep: {**{d: round(rep["dyads"][d]["macro_f1"], 4) for d in PROJECT_DYADS if d in rep["dyads"]},
+                         "sentiment": round(rep["sentiment"]["macro_f1"], 4)}
+    return {"kept": kept, "updates": average.updates, "decay": average.decay, "start_step": average.start_step,
+            "dev_final": heads(final), "dev_averaged": heads(averaged)}
+
+
 def build_trainer(config: TrainConfig, model: StanceModel, train: Sequence[QuoteRecord], dyads: Sequence[str],
-                  soft_targets: dict[str, Any] | None = None) -> StanceTrainer:
+                  soft_targets: dict[str, Any] | None = None,
+                  average: WeightAverage | None = None) -> StanceTrainer:
     train_ds = index_dataset(train, model.tokenizer, config.max_length)
     collator = StanceCollator(
         model.tokenizer,
@@ -235,6 +264,7 @@ def build_trainer(config: TrainConfig, model: StanceModel, train: Sequence[Quote
         data_collator=collator,
         stance_config=config,
         use_bf16=bf16_wanted(config.bf16, args.device),
+        callbacks=[WeightAverageCallback(average, config.ema_start)] if average is not None else None,
     )
 
 
@@ -270,7 +300,8 @@ def train_model(config: TrainConfig) -> TrainResult:
         from training.distillation import teacher_targets
 
         train, soft_targets = teacher_targets(config.teacher, train, dyads, config.unlabelled, config.eval_batch_size)
-    trainer = build_trainer(config, model, train, dyads, soft_targets)
+    average = WeightAverage(config.ema_decay, start_step=0) if config.ema_decay else None
+    trainer = build_trainer(config, model, train, dyads, soft_targets, average)
     trainer.train()
     if not trainer.is_world_process_zero():
         # Under torchrun every rank trains; only rank 0 evaluates, registers and promotes.  The others wait
@@ -281,8 +312,12 @@ def train_model(config: TrainConfig) -> TrainResult:
     model = trainer.model.eval()
 
     predictor = Predictor(model, model_tag="(unsaved)", batch_size=config.eval_batch_size)
-    calibrate(predictor, dev)
+    weight_choice = choose_weights(predictor, dev, average) if average is not None and average.updates else None
+    if weight_choice is None:
+        calibrate(predictor, dev)
     reports: dict[str, Any] = {"dev": evaluate(predictor, dev)}
+    if weight_choice is not None:
+        reports["weight_average"] = weight_choice
     gate_records = gate_set(config, splits)
     if not config.skip_test:
         reports["test"] = evaluate(predictor, splits.test)
@@ -290,7 +325,7 @@ def train_model(config: TrainConfig) -> TrainResult:
         reports["seed-article"] = evaluate(predictor, seeds)
     if holdout:
         reports["holdout_dyad"] = holdout
-    report_text = format_report({k: v for k, v in reports.items() if isinstance(v, dict)})
+    report_text = format_report({k: v for k, v in reports.items() if isinstance(v, dict) and "dyads" in v})
     minutes = (time.monotonic() - started) / 60
     reports["minutes"] = round(minutes, 1)
 
@@ -316,7 +351,7 @@ def train_model(config: TrainConfig) -> TrainResult:
             config.to_dict(),
             data_hash(config.data),
             reports,
-            headline_metrics({k: v for k, v in reports.items() if isinstance(v, dict)}),
+            headline_metrics({k: v for k, v in reports.items() if isinstance(v, dict) and "dyads" in v}),
             report_text,
             gate=gate,
             predictor=predictor,

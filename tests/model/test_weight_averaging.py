@@ -1,0 +1,70 @@
+"""The moving average of the weights: its arithmetic, its start, the swap, and the dev choice in training."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tests.conftest import make_records, write_jsonl
+from training.weight_averaging import WeightAverage
+
+
+def _set(layer: torch.nn.Linear, value: float) -> None:
+    with torch.no_grad():
+        layer.weight.fill_(value)
+        layer.bias.fill_(value)
+
+
+def test_average_follows_the_decay_and_ignores_steps_before_its_start():
+    layer = torch.nn.Linear(2, 2)
+    avg = WeightAverage(decay=0.5, start_step=2)
+    _set(layer, 100.0)
+    avg.update(layer, step=1)  # before the start: not counted
+    assert avg.updates == 0
+    _set(layer, 1.0)
+    avg.update(layer, step=2)  # first counted step copies the weights
+    _set(layer, 3.0)
+    avg.update(layer, step=3)  # 0.5 * 1 + 0.5 * 3
+    assert avg.updates == 2
+    avg.swap(layer)
+    assert torch.allclose(layer.weight, torch.full_like(layer.weight, 2.0))
+    assert torch.allclose(layer.bias, torch.full_like(layer.bias, 2.0))
+    avg.swap(layer)  # swapping back restores the final weights
+    assert torch.allclose(layer.weight, torch.full_like(layer.weight, 3.0))
+
+
+def test_swap_without_any_update_is_refused():
+    with pytest.raises(RuntimeError, match="start step"):
+        WeightAverage(decay=0.9, start_step=5).swap(torch.nn.Linear(2, 2))
+
+
+@pytest.mark.parametrize("decay", [0.0, 1.0, -0.1])
+def test_decay_outside_the_open_interval_is_refused(decay):
+    with pytest.raises(ValueError, match="ema_decay"):
+        WeightAverage(decay=decay, start_step=0)
+
+
+def test_config_refuses_a_start_share_of_one():
+    from training.config import TrainConfig
+
+    with pytest.raises(ValueError, match="ema_start"):
+        TrainConfig(data="x", ema_start=1.0)
+
+
+def test_training_with_an_average_reports_both_on_dev_and_keeps_the_better(tmp_path, tiny_backbone):
+    from training.config import TrainConfig
+    from training.trainer import dev_score, train_model
+
+    data = write_jsonl(tmp_path / "d.jsonl", make_records(64))
+    result = train_model(TrainConfig(data=str(data), backbone=tiny_backbone, max_steps=6, batch_size=8,
+                                     register=False, work_dir=str(tmp_path / "w"), seed_quotes="",
+                                     ema_decay=0.5, ema_start=0.5))
+    choice = result.reports["weight_average"]
+    assert choice["start_step"] == 3 and choice["updates"] == 4  # steps 3..6
+    final = sum(choice["dev_final"].values())
+    averaged = sum(choice["dev_averaged"].values())
+    assert choice["kept"] == ("averaged" if averaged > final else "final")
+    kept = choice["dev_averaged"] if choice["kept"] == "averaged" else choice["dev_final"]
+    # The dev report is of the weights kept, calibrated for them.
+    assert result.reports["dev"]["sentiment"]["macro_f1"] == pytest.approx(kept["sentiment"], abs=1e-4)
+    assert dev_score(result.reports["dev"]) == pytest.approx(max(final, averaged) / 3, abs=1e-4)
