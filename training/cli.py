@@ -67,7 +67,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     train.set_defaults(func=train_main)
 
     ev = sub.add_parser("eval", help="re-score a labelled file with a stored model and print the report")
-    ev.add_argument("--model", default=None, help="model tag (default: STANCE_MODEL_TAG, else the promoted model)")
+    ev.add_argument("--model", default=None, help="model tag (default: STANCE_MODEL_TAG, else the promoted model); "
+                    "several joined by commas score as one ensemble (the mean of their calibrated probabilities)")
     ev.add_argument("--data", required=True, help="labelled JSONL/CSV/Parquet file or directory")
     ev.add_argument("--seed-quotes", default="seeds/quotes.jsonl", help="also report these real quotes")
     ev.add_argument("--json", default="", help="write the report as JSON here")
@@ -132,8 +133,16 @@ def eval_main(args: argparse.Namespace) -> int:
     from training import data as data_mod
     from training.evaluation import evaluate, format_report
 
-    tag, path = model_store.resolve(args.model)
-    predictor = Predictor.from_directory(path, tag, device=args.device)
+    tags = [t.strip() for t in (args.model or "").split(",") if t.strip()] or [None]
+    members = [Predictor.from_directory(path, tag, device=args.device)
+               for tag, path in (model_store.resolve(t) for t in tags)]
+    if len(members) == 1:
+        predictor = members[0]
+    else:
+        from training.ensemble import EnsemblePredictor
+
+        predictor = EnsemblePredictor(members)
+    tag = predictor.model_tag
     known = list(predictor.config.dyads)
     reports = {Path(args.data).name: evaluate(predictor, data_mod.normalise_dyad_names(data_mod.load_records(args.data), known))}
     if args.seed_quotes and Path(args.seed_quotes).is_file():
