@@ -194,6 +194,20 @@ def test_retraining_loop_end_to_end(tmp_path, tiny_backbone):
     promoted = [v["tag"] for v in json.loads(stance(home, "models", "--json").stdout) if v["promoted"]]
     assert promoted == [tag_a]
 
+    # 9. two versions scored as one ensemble, and a student distilled from that ensemble
+    report = tmp_path / "ensemble.json"
+    out = stance(home, "eval", "--model", f"{tag_a},{tag_b}", "--data", str(corpus / "test.jsonl"),
+                 "--seed-quotes", "", "--json", str(report))
+    assert out.returncode == 0, out.stderr[-3000:]
+    scored = json.loads(report.read_text())
+    assert scored["model"] == f"{tag_a}+{tag_b}"
+    assert set(scored["reports"]["test.jsonl"]["dyads"]) >= {"russia-israel", "russia-iran"}
+    student = stance(home, "train", "--data", str(corpus), "--backbone", tiny_backbone, *RECIPE, "--max_steps", "4",
+                     "--teacher", f"{tag_a},{tag_b}", "--promote", "never", "--work_dir", str(tmp_path / "run4"))
+    assert student.returncode == 3, (student.stdout[-1500:], student.stderr[-1500:])
+    assert last_json(student)["status"] == "registered"
+    assert "labelled" in student.stderr and f"{tag_a}+{tag_b}" in student.stderr
+
 
 def test_import_names_task_field_and_value(tmp_path):
     """A bad export is refused whole, every problem named by task, field and value."""
