@@ -78,20 +78,27 @@ def configured_tag() -> str:
 
 
 def resolve(tag: str | None = None) -> tuple[str, Path]:
-    """(full tag, directory) of a stored model."""
+    """(full tag, directory) of a stored model.
+
+    ``NAME`` means ``NAME:latest``; a bare version (``on7nqsxqaklkaax4``, as ``stance models`` and the
+    README print them) means that version of ``stance-classifier``.
+    """
     import bentoml
     from bentoml.exceptions import NotFound
 
-    wanted = tag or configured_tag()
-    if ":" not in wanted:
-        wanted = f"{wanted}:latest"
-    try:
-        ref = bentoml.models.get(wanted)
-    except NotFound as exc:
+    asked = tag or configured_tag()
+    candidates = [asked] if ":" in asked else [f"{asked}:latest", f"{MODEL_NAME}:{asked}"]
+    for wanted in candidates:
+        try:
+            ref = bentoml.models.get(wanted)
+            break
+        except NotFound:
+            continue
+    else:
         raise ModelNotFound(
-            f"model {wanted!r} is not in the BentoML model store at {store_home()}; list versions with "
+            f"model {asked!r} is not in the BentoML model store at {store_home()}; list versions with "
             "'stance models' or build one with 'stance train'"
-        ) from exc
+        )
     return str(ref.tag), Path(ref.path)
 
 
