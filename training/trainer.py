@@ -199,23 +199,30 @@ def dev_score(report: dict[str, Any]) -> float:
     return sum(heads) / len(heads) if heads else 0.0
 
 
-def choose_weights(predictor: Predictor, dev: Sequence[QuoteRecord], average: WeightAverage) -> dict[str, Any]:
-    """Keep the final or the averaged weights, whichever scores better on dev; calibrated for the one kept."""
+def choose_weights(predictor: Predictor, dev: Sequence[QuoteRecord],
+                   average: WeightAverage) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Keep the final or the averaged weights, whichever scores better on dev, calibrated for the one kept.
+
+    Returns (what was compared and kept, the dev report of the kept weights).
+    """
+    cfg = predictor.config
     calibrate(predictor, dev)
     final = evaluate(predictor, dev)
+    final_temperatures = (cfg.stance_temperature, cfg.sentiment_temperature, dict(cfg.dyad_temperatures))
     average.swap(predictor.model)
     calibrate(predictor, dev)
     averaged = evaluate(predictor, dev)
     kept = "averaged" if dev_score(averaged) > dev_score(final) else "final"
     if kept == "final":
         average.swap(predictor.model)
-        calibrate(predictor, dev)
+        cfg.stance_temperature, cfg.sentiment_temperature, cfg.dyad_temperatures = final_temperatures
     log.info("weight average: dev %.4f against the final weights' %.4f; keeping the %s weights",
              dev_score(averaged), dev_score(final), kept)
     heads = lambda rep: {**{d: round(rep["dyads"][d]["macro_f1"], 4) for d in PROJECT_DYADS if d in rep["dyads"]},
                          "sentiment": round(rep["sentiment"]["macro_f1"], 4)}
-    return {"kept": kept, "updates": average.updates, "decay": average.decay, "start_step": average.start_step,
-            "dev_final": heads(final), "dev_averaged": heads(averaged)}
+    choice = {"kept": kept, "updates": average.updates, "decay": average.decay, "start_step": average.start_step,
+              "dev_final": heads(final), "dev_averaged": heads(averaged)}
+    return choice, (averaged if kept == "averaged" else final)
 
 
 def build_trainer(config: TrainConfig, model: StanceModel, train: Sequence[QuoteRecord], dyads: Sequence[str],
@@ -312,12 +319,12 @@ def train_model(config: TrainConfig) -> TrainResult:
     model = trainer.model.eval()
 
     predictor = Predictor(model, model_tag="(unsaved)", batch_size=config.eval_batch_size)
-    weight_choice = choose_weights(predictor, dev, average) if average is not None and average.updates else None
-    if weight_choice is None:
+    if average is not None and average.updates:
+        weight_choice, dev_report = choose_weights(predictor, dev, average)
+        reports: dict[str, Any] = {"dev": dev_report, "weight_average": weight_choice}
+    else:
         calibrate(predictor, dev)
-    reports: dict[str, Any] = {"dev": evaluate(predictor, dev)}
-    if weight_choice is not None:
-        reports["weight_average"] = weight_choice
+        reports = {"dev": evaluate(predictor, dev)}
     gate_records = gate_set(config, splits)
     if not config.skip_test:
         reports["test"] = evaluate(predictor, splits.test)

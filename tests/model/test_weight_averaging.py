@@ -68,3 +68,43 @@ def test_training_with_an_average_reports_both_on_dev_and_keeps_the_better(tmp_p
     # The dev report is of the weights kept, calibrated for them.
     assert result.reports["dev"]["sentiment"]["macro_f1"] == pytest.approx(kept["sentiment"], abs=1e-4)
     assert dev_score(result.reports["dev"]) == pytest.approx(max(final, averaged) / 3, abs=1e-4)
+
+
+def test_keeping_the_final_weights_restores_their_calibration(tmp_path, tiny_backbone, monkeypatch):
+    """When dev keeps the final weights, their weights, temperatures and dev report come back, not the average's."""
+    from models.predictor import Predictor
+    from training import trainer
+    from training.config import TrainConfig
+    from training.data import load_records
+    from training.evaluation import evaluate
+
+    data = write_jsonl(tmp_path / "d.jsonl", make_records(64))
+    model = trainer.train_model(TrainConfig(data=str(data), backbone=tiny_backbone, max_steps=3, batch_size=8,
+                                            register=False, work_dir=str(tmp_path / "w"), seed_quotes="")).model
+    dev = load_records(data)[:32]
+    predictor = Predictor(model, "t")
+    final_logits = evaluate(predictor, dev)
+    average = WeightAverage(decay=0.5, start_step=0)
+    average.update(model, 0)
+    with torch.no_grad():  # an average far from the final weights
+        for s in average._shadow:
+            s.mul_(3.0)
+    # Each weight set gets its own temperatures (the tiny model's real fit sits at the clamp for both).
+    fitted = iter([(1.5, 2.5), (4.0, 5.0)])
+
+    def fake_calibrate(pred, records):
+        pred.config.stance_temperature, pred.config.sentiment_temperature = next(fitted)
+        pred.config.dyad_temperatures = {}
+
+    monkeypatch.setattr(trainer, "calibrate", fake_calibrate)
+    # The trainer compares dev_score(averaged) > dev_score(final), in that order: make the final win.
+    scores = iter([0.0, 1.0, 0.0, 1.0])
+    monkeypatch.setattr(trainer, "dev_score", lambda report: next(scores))
+    choice, report = trainer.choose_weights(predictor, dev, average)
+    assert choice["kept"] == "final"
+    assert (predictor.config.stance_temperature, predictor.config.sentiment_temperature) == (1.5, 2.5)
+    again = evaluate(predictor, dev)  # the model holds the final weights again
+    assert report["calibration"]["stance_temperature"] == 1.5
+    for dyad in ("russia-israel", "russia-iran"):
+        assert again["dyads"][dyad]["macro_f1"] == pytest.approx(final_logits["dyads"][dyad]["macro_f1"])
+        assert report["dyads"][dyad]["macro_f1"] == pytest.approx(final_logits["dyads"][dyad]["macro_f1"])
