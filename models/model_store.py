@@ -77,6 +77,14 @@ def configured_tag() -> str:
     return promoted or f"{MODEL_NAME}:latest"
 
 
+def split_tags(spec: str) -> list[str]:
+    """``A,B`` names an ensemble of stored models (``stance eval --model``, ``stance train --teacher``)."""
+    tags = [t.strip() for t in (spec or "").split(",") if t.strip()]
+    if not tags:
+        raise ModelNotFound(f"expected a model tag, or several joined by commas, got {spec!r}")
+    return tags
+
+
 def resolve(tag: str | None = None) -> tuple[str, Path]:
     """(full tag, directory) of a stored model.
 

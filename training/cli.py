@@ -133,7 +133,7 @@ def eval_main(args: argparse.Namespace) -> int:
     from training import data as data_mod
     from training.evaluation import evaluate, format_report
 
-    tags = [t.strip() for t in (args.model or "").split(",") if t.strip()] or [None]
+    tags = model_store.split_tags(args.model) if args.model else [None]
     members = [Predictor.from_directory(path, tag, device=args.device)
                for tag, path in (model_store.resolve(t) for t in tags)]
     if len(members) == 1:

@@ -14,6 +14,8 @@ import random
 from dataclasses import replace
 from typing import Any, Sequence
 
+import numpy as np
+
 from models.input_encoding import QuoteInput
 from models.label_schema import PROJECT_DYADS, QuoteRecord
 
@@ -57,24 +59,19 @@ def teacher_targets(
     gives one model that carries some of that gain).  The teacher answers for the project dyads and each
     record's own labelled dyads (the student's other dyads keep their gold labels only).
     """
-    tags = [t.strip() for t in teacher.split(",") if t.strip()]
-    if not tags:
-        raise ValueError(f"teacher: expected a model tag or tags joined by commas, got {teacher!r}")
+    from models.model_store import split_tags
+
+    tags = split_tags(teacher)
     extra = unlabelled_variants(train) + (load_unlabelled(unlabelled) if unlabelled else [])
     records = list(train) + extra
     wanted = [list(dict.fromkeys([*PROJECT_DYADS, *r.labels])) for r in records]
-    targets: dict[str, Any] = {}
-    for tag in tags:
-        one = _one_teacher(tag, records, wanted, batch_size)
-        for rid, t in one.items():
-            if rid not in targets:
-                targets[rid] = {"stance": {d: [p / len(tags) for p in ps] for d, ps in t["stance"].items()},
-                                "sentiment": [p / len(tags) for p in t["sentiment"]]}
-                continue
-            acc = targets[rid]
-            for d, ps in t["stance"].items():
-                acc["stance"][d] = [a + p / len(tags) for a, p in zip(acc["stance"][d], ps)]
-            acc["sentiment"] = [a + p / len(tags) for a, p in zip(acc["sentiment"], t["sentiment"])]
+    each = [_one_teacher(tag, records, wanted, batch_size) for tag in tags]
+    mean = lambda rows: np.mean(rows, axis=0).tolist()
+    targets = {
+        r.id: {"stance": {d: mean([t[r.id]["stance"][d] for t in each]) for d in each[0][r.id]["stance"]},
+               "sentiment": mean([t[r.id]["sentiment"] for t in each])}
+        for r in records
+    }
     log.info("teacher %s labelled %d quotes (%d unlabelled variants)", "+".join(tags), len(records), len(extra))
     return records, targets
 

@@ -58,7 +58,8 @@ def test_a_student_trains_from_an_ensemble_teacher(tmp_path, tiny_backbone, bent
 
 
 def test_an_empty_teacher_list_is_refused():
+    from models.model_store import ModelNotFound
     from training.distillation import teacher_targets
 
-    with pytest.raises(ValueError, match="teacher"):
+    with pytest.raises(ModelNotFound, match="several joined by commas"):
         teacher_targets(" , ", [], [])
