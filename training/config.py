@@ -45,7 +45,7 @@ class TrainConfig:
     default_dyad_fraction: float = field(
         default=0.5, metadata={"help": "dyads labelled on at least this share of records are answered by default"}
     )
-    teacher: str = field(default="", metadata={"help": "distil from this stored model (tag), or the average of several (tags joined by commas): soft labels on the data and unlabelled text"})
+    teacher: str = field(default="", metadata={"help": "distil from this stored model (tag), or the average of several (joined by commas); a member may be a soft-label file (.json.gz) instead of a tag"})
     distill_alpha: float = field(default=0.7, metadata={"help": "weight of the teacher's soft labels against the gold labels"})
     unlabelled: str = field(default="", metadata={"help": "extra quotes (JSONL with text/speaker/context) the teacher labels for the student"})
     register: bool = field(default=True, metadata={"help": "save the model to the BentoML model store"})

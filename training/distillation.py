@@ -9,9 +9,12 @@ labels where there are any), at MiniLM's cost per quote.
 
 from __future__ import annotations
 
+import gzip
+import json
 import logging
 import random
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -49,6 +52,14 @@ def load_unlabelled(path: str) -> list[QuoteRecord]:
     return out
 
 
+SOFT_LABEL_FORMAT = "stance-soft-labels/1"
+
+
+def is_soft_label_file(spec: str) -> bool:
+    """A teacher named by a file of saved soft labels rather than by a stored model's tag."""
+    return spec.endswith((".json", ".json.gz")) and Path(spec).is_file()
+
+
 def teacher_targets(
     teacher: str, train: Sequence[QuoteRecord], dyads: Sequence[str], unlabelled: str = "", batch_size: int = 64
 ) -> tuple[list[QuoteRecord], dict[str, Any]]:
@@ -56,33 +67,40 @@ def teacher_targets(
 
     ``teacher`` is a tag, or several joined by commas: an ensemble, whose calibrated probabilities are
     averaged (two mpnet seeds averaged score 1 to 3 points above either alone; distilling the average
-    gives one model that carries some of that gain).  The teacher answers for the project dyads and each
-    record's own labelled dyads (the student's other dyads keep their gold labels only).
+    gives one model that carries some of that gain).  Each member may also be a soft-label file written by
+    ``write_soft_labels`` (labelled once, e.g. on a GPU machine, and trained from anywhere).  The teacher
+    answers for the project dyads and each record's own labelled dyads (the student's other dyads keep
+    their gold labels only).
     """
     from models.model_store import split_tags
 
     tags = split_tags(teacher)
-    extra = unlabelled_variants(train) + (load_unlabelled(unlabelled) if unlabelled else [])
-    records = list(train) + extra
-    wanted = [list(dict.fromkeys([*PROJECT_DYADS, *r.labels])) for r in records]
-    each = [_one_teacher(tag, records, wanted, batch_size) for tag in tags]
+    records = distillation_records(train, unlabelled)
+    each = [load_soft_labels(tag, records) if is_soft_label_file(tag) else _one_teacher(tag, records, batch_size)
+            for tag in tags]
+    targets = average_targets(each, records)
+    log.info("teacher %s labelled %d quotes (%d unlabelled variants)", "+".join(tags), len(records),
+             len(records) - len(train))
+    return records, targets
+
+
+def distillation_records(train: Sequence[QuoteRecord], unlabelled: str = "") -> list[QuoteRecord]:
+    """The training records, one context- or speaker-dropped variant of each, and any extra quotes."""
+    return list(train) + unlabelled_variants(train) + (load_unlabelled(unlabelled) if unlabelled else [])
+
+
+def average_targets(each: Sequence[dict[str, Any]], records: Sequence[QuoteRecord]) -> dict[str, Any]:
     mean = lambda rows: np.mean(rows, axis=0).tolist()
-    targets = {
+    return {
         r.id: {"stance": {d: mean([t[r.id]["stance"][d] for t in each]) for d in each[0][r.id]["stance"]},
                "sentiment": mean([t[r.id]["sentiment"] for t in each])}
         for r in records
     }
-    log.info("teacher %s labelled %d quotes (%d unlabelled variants)", "+".join(tags), len(records), len(extra))
-    return records, targets
 
 
-def _one_teacher(teacher: str, records: Sequence[QuoteRecord], wanted: list[list[str]],
-                 batch_size: int) -> dict[str, Any]:
-    from models import model_store
-    from models.predictor import Predictor
-
-    tag, path = model_store.resolve(teacher)
-    predictor = Predictor.from_directory(path, tag, batch_size=batch_size)
+def predictor_targets(predictor: Any, records: Sequence[QuoteRecord], batch_size: int | None = None) -> dict[str, Any]:
+    """One model's calibrated probabilities for the project dyads and each record's own dyads."""
+    wanted = [list(dict.fromkeys([*PROJECT_DYADS, *r.labels])) for r in records]
     preds = predictor.predict(
         [QuoteInput(r.text, r.speaker, r.context, r.speaker_actor) for r in records], per_quote_dyads=wanted
     )
@@ -94,3 +112,46 @@ def _one_teacher(teacher: str, records: Sequence[QuoteRecord], wanted: list[list
         }
         for r, p in zip(records, preds)
     }
+
+
+def _one_teacher(teacher: str, records: Sequence[QuoteRecord], batch_size: int) -> dict[str, Any]:
+    from models import model_store
+    from models.predictor import Predictor
+
+    tag, path = model_store.resolve(teacher)
+    return predictor_targets(Predictor.from_directory(path, tag, batch_size=batch_size), records)
+
+
+def write_soft_labels(path: str | Path, targets: dict[str, Any], source: dict[str, Any]) -> Path:
+    """Save a teacher's soft labels (gzip JSON) with the label schema they are in and where they came from."""
+    from models.label_schema import SENTIMENT_LABELS, STANCE_LABELS
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = {"format": SOFT_LABEL_FORMAT, "stance_labels": list(STANCE_LABELS),
+            "sentiment_labels": list(SENTIMENT_LABELS), "source": source, "targets": targets}
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "wt", encoding="utf-8") as fh:
+        json.dump(body, fh)
+    return path
+
+
+def load_soft_labels(path: str, records: Sequence[QuoteRecord]) -> dict[str, Any]:
+    """A soft-label file's targets for ``records``; every record must be in it, in today's label order."""
+    from models.label_schema import SENTIMENT_LABELS, STANCE_LABELS
+    from training.data import DataError
+
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as fh:
+        body = json.load(fh)
+    if body.get("format") != SOFT_LABEL_FORMAT:
+        raise DataError(f"{path}: not a soft-label file (format {body.get('format')!r}, expected {SOFT_LABEL_FORMAT!r})")
+    if (body["stance_labels"], body["sentiment_labels"]) != (list(STANCE_LABELS), list(SENTIMENT_LABELS)):
+        raise DataError(f"{path}: labels {body['stance_labels']} / {body['sentiment_labels']} differ from the "
+                        f"schema's {list(STANCE_LABELS)} / {list(SENTIMENT_LABELS)}")
+    targets = body["targets"]
+    missing = [r.id for r in records if r.id not in targets]
+    if missing:
+        raise DataError(f"{path}: no soft labels for {len(missing)} of {len(records)} training quotes "
+                        f"(first: {missing[0]!r}); label the same data and --unlabelled file")
+    return {r.id: targets[r.id] for r in records}

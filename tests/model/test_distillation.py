@@ -63,3 +63,60 @@ def test_an_empty_teacher_list_is_refused():
 
     with pytest.raises(ModelNotFound, match="several joined by commas"):
         teacher_targets(" , ", [], [])
+
+
+def _fake_targets(records, shift: float) -> dict:
+    """Distinct, valid probabilities per record (as a teacher would give), shifted to tell two apart."""
+    out = {}
+    for i, r in enumerate(records):
+        p = np.array([1.0 + shift, 2.0, 3.0 + (i % 3), 4.0])
+        s = np.array([1.0, 2.0 + shift, 3.0])
+        out[r.id] = {"stance": {"russia-israel": (p / p.sum()).tolist(), "russia-iran": (p[::-1] / p.sum()).tolist()},
+                     "sentiment": (s / s.sum()).tolist()}
+    return out
+
+
+def test_soft_label_files_stand_in_for_stored_teachers_and_are_averaged(tmp_path):
+    from training.data import load_records
+    from training.distillation import distillation_records, teacher_targets, write_soft_labels
+
+    train = load_records(write_jsonl(tmp_path / "t.jsonl", make_records(8)))
+    records = distillation_records(train)
+    a = write_soft_labels(tmp_path / "a.json.gz", _fake_targets(records, 0.0), {"trial": "a"})
+    b = write_soft_labels(tmp_path / "b.json", _fake_targets(records, 2.0), {"trial": "b"})
+    got_records, both = teacher_targets(f"{a},{b}", train, ["russia-israel", "russia-iran"])
+    assert [r.id for r in got_records] == [r.id for r in records]
+    one, two = _fake_targets(records, 0.0), _fake_targets(records, 2.0)
+    for r in records:
+        for d in ("russia-israel", "russia-iran"):
+            assert np.allclose(both[r.id]["stance"][d], (np.array(one[r.id]["stance"][d]) + two[r.id]["stance"][d]) / 2)
+        assert np.allclose(both[r.id]["sentiment"], (np.array(one[r.id]["sentiment"]) + two[r.id]["sentiment"]) / 2)
+
+
+def test_a_soft_label_file_of_other_data_is_refused_with_what_is_missing(tmp_path):
+    from training.data import DataError, load_records
+    from training.distillation import distillation_records, teacher_targets, write_soft_labels
+
+    train = load_records(write_jsonl(tmp_path / "t.jsonl", make_records(8)))
+    targets = _fake_targets(distillation_records(train), 0.0)
+    del targets[train[3].id]
+    path = write_soft_labels(tmp_path / "partial.json.gz", targets, {})
+    with pytest.raises(DataError, match=rf"no soft labels for 1 of \d+ training quotes \(first: '{train[3].id}'\)"):
+        teacher_targets(str(path), train, ["russia-israel"])
+
+
+def test_a_soft_label_file_in_another_label_order_is_refused(tmp_path):
+    import gzip
+    import json
+
+    from training.data import DataError, load_records
+    from training.distillation import distillation_records, load_soft_labels, write_soft_labels
+
+    train = load_records(write_jsonl(tmp_path / "t.jsonl", make_records(4)))
+    path = write_soft_labels(tmp_path / "s.json.gz", _fake_targets(distillation_records(train), 0.0), {})
+    body = json.loads(gzip.open(path, "rt").read())
+    body["stance_labels"] = body["stance_labels"][::-1]
+    with gzip.open(path, "wt") as fh:
+        json.dump(body, fh)
+    with pytest.raises(DataError, match="differ from the schema"):
+        load_soft_labels(str(path), distillation_records(train))
