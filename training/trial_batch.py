@@ -40,6 +40,10 @@ class TrialPlan:
         names = [t.get("name") for t in trials]
         if not trials or not all(names) or len(set(names)) != len(names):
             raise ValueError(f"{path}: 'trials' must be a non-empty list with a unique 'name' each, got {names}")
+        shared = [f"{t['name']}.{k}" for t in trials for k in ("data", "unlabelled") if k in t]
+        if shared:
+            raise ValueError(f"{path}: {', '.join(shared)}: data and unlabelled belong in 'base' (the ensemble "
+                             "and the soft labels are over one data set)")
         return cls(dict(body.get("base") or {}), trials, deadline_minutes, Path(out))
 
     def configs(self) -> list[tuple[str, Any]]:

@@ -69,4 +69,7 @@ def test_a_plan_with_repeated_names_or_a_bad_field_is_refused_before_training(tm
     plan = _plan(tmp_path, "minilm", [{"name": "a", "epochs": -1}])
     assert main(["--plan", plan, "--out", str(tmp_path / "o")]) == 2
     assert "epochs must be > 0" in capsys.readouterr().err
+    plan = _plan(tmp_path, "minilm", [{"name": "a"}, {"name": "b", "data": "elsewhere"}])
+    assert main(["--plan", plan, "--out", str(tmp_path / "o")]) == 2
+    assert "b.data: data and unlabelled belong in 'base'" in capsys.readouterr().err
     assert not (tmp_path / "o" / "trials.jsonl").exists()
