@@ -57,7 +57,7 @@ SOFT_LABEL_FORMAT = "stance-soft-labels/1"
 
 def is_soft_label_file(spec: str) -> bool:
     """A teacher named by a file of saved soft labels rather than by a stored model's tag."""
-    return spec.endswith((".json", ".json.gz")) and Path(spec).is_file()
+    return spec.endswith((".json", ".json.gz"))
 
 
 def teacher_targets(
@@ -98,7 +98,7 @@ def average_targets(each: Sequence[dict[str, Any]], records: Sequence[QuoteRecor
     }
 
 
-def predictor_targets(predictor: Any, records: Sequence[QuoteRecord], batch_size: int | None = None) -> dict[str, Any]:
+def predictor_targets(predictor: Any, records: Sequence[QuoteRecord]) -> dict[str, Any]:
     """One model's calibrated probabilities for the project dyads and each record's own dyads."""
     wanted = [list(dict.fromkeys([*PROJECT_DYADS, *r.labels])) for r in records]
     preds = predictor.predict(
@@ -141,11 +141,17 @@ def load_soft_labels(path: str, records: Sequence[QuoteRecord]) -> dict[str, Any
     from models.label_schema import SENTIMENT_LABELS, STANCE_LABELS
     from training.data import DataError
 
+    if not Path(path).is_file():
+        raise DataError(f"--teacher {path}: no such soft-label file")
     opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as fh:
-        body = json.load(fh)
-    if body.get("format") != SOFT_LABEL_FORMAT:
-        raise DataError(f"{path}: not a soft-label file (format {body.get('format')!r}, expected {SOFT_LABEL_FORMAT!r})")
+    try:
+        with opener(path, "rt", encoding="utf-8") as fh:
+            body = json.load(fh)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: not a readable soft-label file ({exc})") from exc
+    if not isinstance(body, dict) or body.get("format") != SOFT_LABEL_FORMAT:
+        raise DataError(f"{path}: not a soft-label file (format {body.get('format') if isinstance(body, dict) else None!r}, "
+                        f"expected {SOFT_LABEL_FORMAT!r})")
     if (body["stance_labels"], body["sentiment_labels"]) != (list(STANCE_LABELS), list(SENTIMENT_LABELS)):
         raise DataError(f"{path}: labels {body['stance_labels']} / {body['sentiment_labels']} differ from the "
                         f"schema's {list(STANCE_LABELS)} / {list(SENTIMENT_LABELS)}")

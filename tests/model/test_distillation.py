@@ -120,3 +120,18 @@ def test_a_soft_label_file_in_another_label_order_is_refused(tmp_path):
         json.dump(body, fh)
     with pytest.raises(DataError, match="differ from the schema"):
         load_soft_labels(str(path), distillation_records(train))
+
+
+def test_a_missing_or_unreadable_soft_label_file_is_a_data_error(tmp_path):
+    from training.data import DataError, load_records
+    from training.distillation import teacher_targets
+
+    train = load_records(write_jsonl(tmp_path / "t.jsonl", make_records(4)))
+    with pytest.raises(DataError, match="no such soft-label file"):
+        teacher_targets(str(tmp_path / "nowhere.json.gz"), train, ["russia-israel"])
+    (tmp_path / "bad.json.gz").write_bytes(b"not gzip")
+    with pytest.raises(DataError, match="not a readable soft-label file"):
+        teacher_targets(str(tmp_path / "bad.json.gz"), train, ["russia-israel"])
+    (tmp_path / "list.json").write_text("[1, 2]")
+    with pytest.raises(DataError, match="not a soft-label file"):
+        teacher_targets(str(tmp_path / "list.json"), train, ["russia-israel"])
