@@ -13,14 +13,9 @@ from typing import Sequence
 
 import numpy as np
 
+from models.calibration import softmax
 from models.input_encoding import QuoteInput
 from models.predictor import Predictor, RawLogits
-
-
-def _log_softmax(x: np.ndarray, temperature: float) -> np.ndarray:
-    z = x / temperature
-    z = z - z.max(-1, keepdims=True)
-    return z - np.log(np.exp(z).sum(-1, keepdims=True))
 
 
 class EnsemblePredictor:
@@ -57,8 +52,8 @@ class EnsemblePredictor:
         for m in self.members:
             raw = m.logits(quotes, dyads)
             temps = np.array([m.config.temperature_for(d) for d in dyads], dtype=np.float32)[None, :, None]
-            stance_probs.append(np.exp(_log_softmax(raw.stance / temps, 1.0)))
-            sentiment_probs.append(np.exp(_log_softmax(raw.sentiment, m.config.sentiment_temperature)))
+            stance_probs.append(softmax(raw.stance / temps))
+            sentiment_probs.append(softmax(raw.sentiment, m.config.sentiment_temperature))
         stance = np.log(np.mean(stance_probs, axis=0) + 1e-12).astype(np.float32)
         sentiment = np.log(np.mean(sentiment_probs, axis=0) + 1e-12).astype(np.float32)
         return RawLogits(stance, sentiment, dyads)

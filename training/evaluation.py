@@ -176,6 +176,11 @@ def format_report(reports: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def scored_sets(reports: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The per-set evaluation reports among a run's reports (not its minutes or weight choice)."""
+    return {k: v for k, v in reports.items() if isinstance(v, dict) and "dyads" in v}
+
+
 def headline_metrics(reports: dict[str, dict[str, Any]]) -> dict[str, float]:
     """Flat floats for the model store's metadata (which wants simple values)."""
     flat: dict[str, float] = {}

@@ -26,7 +26,7 @@ from models.predictor import Predictor
 from training import data as data_mod
 from training.batching import BatchingConfig, StanceCollator, index_dataset
 from training.config import TrainConfig
-from training.evaluation import evaluate, format_report, headline_metrics, score_logits, stance_pairs
+from training.evaluation import evaluate, format_report, headline_metrics, score_logits, scored_sets, stance_pairs
 from training.weight_averaging import WeightAverage, WeightAverageCallback
 
 log = logging.getLogger(__name__)
@@ -332,7 +332,7 @@ def train_model(config: TrainConfig) -> TrainResult:
         reports["seed-article"] = evaluate(predictor, seeds)
     if holdout:
         reports["holdout_dyad"] = holdout
-    report_text = format_report({k: v for k, v in reports.items() if isinstance(v, dict) and "dyads" in v})
+    report_text = format_report(scored_sets(reports))
     minutes = (time.monotonic() - started) / 60
     reports["minutes"] = round(minutes, 1)
 
@@ -358,7 +358,7 @@ def train_model(config: TrainConfig) -> TrainResult:
             config.to_dict(),
             data_hash(config.data),
             reports,
-            headline_metrics({k: v for k, v in reports.items() if isinstance(v, dict) and "dyads" in v}),
+            headline_metrics(scored_sets(reports)),
             report_text,
             gate=gate,
             predictor=predictor,

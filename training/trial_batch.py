@@ -74,7 +74,7 @@ def run(plan: TrialPlan) -> list[dict[str, Any]]:
     from models.predictor import Predictor
     from training.distillation import distillation_records, predictor_targets, write_soft_labels
     from training.ensemble import EnsemblePredictor
-    from training.evaluation import evaluate, headline_metrics
+    from training.evaluation import evaluate, headline_metrics, scored_sets
     from training.trainer import train_model
 
     plan.out.mkdir(parents=True, exist_ok=True)
@@ -91,8 +91,7 @@ def run(plan: TrialPlan) -> list[dict[str, Any]]:
         predictor = Predictor(result.model, model_tag=name, batch_size=config.eval_batch_size)
         records = distillation_records(result.splits.train, config.unlabelled)
         source = {"trial": name, "device": _device_name(), "config": config.to_dict(),
-                  "metrics": headline_metrics({k: v for k, v in result.reports.items()
-                                               if isinstance(v, dict) and "dyads" in v})}
+                  "metrics": headline_metrics(scored_sets(result.reports))}
         write_soft_labels(plan.out / f"soft-{name}.json.gz", predictor_targets(predictor, records), source)
         minutes = (time.monotonic() - t0) / 60
         per_epoch = max(per_epoch, minutes / config.epochs)
