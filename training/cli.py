@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from training.config import TrainConfig
+from training.config import TrainConfig, TrainConfigError
 
 EXIT_PROMOTED = 0
 EXIT_NOT_PROMOTED = 3
@@ -49,13 +49,23 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     values: dict[str, Any] = {}
     if getattr(args, "config", None):
-        values.update(json.loads(Path(args.config).read_text()))
+        try:
+            loaded = json.loads(Path(args.config).read_text())
+        except (OSError, ValueError) as exc:
+            raise TrainConfigError(f"--config {args.config!r} is not a readable JSON file: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise TrainConfigError(f"--config {args.config!r} must hold a JSON object, got {type(loaded).__name__}")
+        known = {f.name for f in dataclasses.fields(TrainConfig)}
+        unknown = sorted(set(loaded) - known)
+        if unknown:
+            raise TrainConfigError(f"--config {args.config!r} has unknown options {unknown}")
+        values.update(loaded)
     for f in dataclasses.fields(TrainConfig):
         v = getattr(args, f.name, None)
         if v is not None:
             values[f.name] = v
     if "data" not in values:
-        raise SystemExit("stance train: --data is required (or a --config file that sets it)")
+        raise TrainConfigError("--data is required (or a --config file that sets it)")
     return TrainConfig(**values)
 
 

@@ -6,8 +6,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from models.backbones import BACKBONE_NAMES
+from models.errors import StanceError
 
 MODEL_NAME = "stance-classifier"
+
+
+class TrainConfigError(StanceError, ValueError):
+    """An option out of its range, or a config file the trainer cannot read; the message names the option."""
 
 
 @dataclass
@@ -59,36 +64,39 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.epochs <= 0:
-            raise ValueError(f"epochs must be > 0, got {self.epochs}")
+            raise TrainConfigError(f"--epochs must be > 0, got {self.epochs}")
         if self.batch_size < 1 or self.eval_batch_size < 1:
-            raise ValueError(f"batch sizes must be >= 1, got {self.batch_size} / {self.eval_batch_size}")
+            raise TrainConfigError(f"--batch_size and --eval_batch_size must be >= 1, got {self.batch_size} / {self.eval_batch_size}")
         for name in ("learning_rate", "head_learning_rate"):
             if not 0 < getattr(self, name) < 1:
-                raise ValueError(f"{name} must be in (0, 1), got {getattr(self, name)}")
+                raise TrainConfigError(f"--{name} must be in (0, 1), got {getattr(self, name)}")
         if not 0 < self.layer_decay <= 1:
-            raise ValueError(f"layer_decay must be in (0, 1], got {self.layer_decay}")
+            raise TrainConfigError(f"--layer_decay must be in (0, 1], got {self.layer_decay}")
         if not 0 <= self.warmup_ratio < 1:
-            raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+            raise TrainConfigError(f"--warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
         if not 0 < self.dev_fraction < 0.5 or not 0 < self.test_fraction < 0.5:
-            raise ValueError(
-                f"dev_fraction and test_fraction must be in (0, 0.5), got {self.dev_fraction}, {self.test_fraction}"
+            raise TrainConfigError(
+                f"--dev_fraction and --test_fraction must be in (0, 0.5), got {self.dev_fraction}, {self.test_fraction}"
             )
         if self.max_length < 16:
-            raise ValueError(f"max_length must be >= 16, got {self.max_length}")
+            raise TrainConfigError(f"--max_length must be >= 16, got {self.max_length}")
         if self.max_train_samples < 0 or self.max_steps < 0 or self.dev_slice < 0:
-            raise ValueError("max_train_samples, max_steps and dev_slice must be >= 0")
+            raise TrainConfigError("--max_train_samples, --max_steps and --dev_slice must be >= 0, got "
+                                   f"{self.max_train_samples} / {self.max_steps} / {self.dev_slice}")
         if self.bf16 not in ("auto", "true", "false"):
-            raise ValueError(f"bf16 must be auto, true or false, got {self.bf16!r}")
+            raise TrainConfigError(f"--bf16 must be auto, true or false, got {self.bf16!r}")
         if self.promote not in ("auto", "force", "never"):
-            raise ValueError(f"promote must be auto, force or never, got {self.promote!r}")
+            raise TrainConfigError(f"--promote must be auto, force or never, got {self.promote!r}")
         if not 0 <= self.speaker_actor_dropout <= 1 or not 0 <= self.distill_alpha <= 1:
-            raise ValueError("speaker_actor_dropout and distill_alpha must be in [0, 1]")
+            raise TrainConfigError("--speaker_actor_dropout and --distill_alpha must be in [0, 1], got "
+                                   f"{self.speaker_actor_dropout} / {self.distill_alpha}")
         if self.negatives_per_record < 0 or self.negative_weight < 0:
-            raise ValueError("negatives_per_record and negative_weight must be >= 0")
+            raise TrainConfigError("--negatives_per_record and --negative_weight must be >= 0, got "
+                                   f"{self.negatives_per_record} / {self.negative_weight}")
         if not 0 <= self.ema_decay < 1:
-            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+            raise TrainConfigError(f"--ema_decay must be in [0, 1), got {self.ema_decay}")
         if not 0 <= self.ema_start < 1:
-            raise ValueError(f"ema_start must be in [0, 1), got {self.ema_start}")
+            raise TrainConfigError(f"--ema_start must be in [0, 1), got {self.ema_start}")
         if self.holdout_dyad:
             from models.label_schema import split_dyad
 
