@@ -37,3 +37,26 @@ def test_empty_store_builds_default_model_once(tmp_path):
     assert second.returncode == 0, second.stderr[-3000:]
     assert "training the quick default model" not in second.stdout
     assert second.stdout.split("TAG ")[-1].strip() == tag
+
+
+def test_quick_model_distils_from_the_committed_soft_labels_only_for_their_corpus(tmp_path):
+    from service.bootstrap import DEFAULT_DATA, SOFT_LABELS, quick_model_args
+    from training.data import load_records
+    from training.distillation import distillation_records, load_soft_labels
+
+    args = quick_model_args(DEFAULT_DATA)
+    assert args[args.index("--backbone") + 1] == "mpnet"
+    assert args[args.index("--epochs") + 1] == "0.5"
+    assert args[args.index("--teacher") + 1].split(",") == [str(p) for p in SOFT_LABELS]
+    # The pinned hash is the corpus the files were written for: every training quote and variant has a target.
+    records = distillation_records(load_records(DEFAULT_DATA / "train.jsonl"))
+    for path in SOFT_LABELS:
+        assert len(load_soft_labels(str(path), records)) == len(records)
+
+    edited = tmp_path / "corpus"
+    edited.mkdir()
+    text = (DEFAULT_DATA / "train.jsonl").read_text()
+    (edited / "train.jsonl").write_text(text.replace("Moscow", "Moskva", 1))
+    plain = quick_model_args(edited)
+    assert "--teacher" not in plain and plain[plain.index("--epochs") + 1] == "1"
+    assert plain[plain.index("--backbone") + 1] == "mpnet"
