@@ -19,7 +19,6 @@ SIGTERM and left the server running as an orphan on the port.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
 from pathlib import Path
@@ -29,16 +28,17 @@ DEFAULT_DATA = ROOT / "training" / "data" / "corpus"
 QUICK_MODEL_ARGS = ["--backbone", "mpnet", "--learning_rate", "3e-5", "--head_learning_rate", "1e-3",
                     "--warmup_ratio", "0.1"]
 SOFT_LABELS = [ROOT / "benchmarks" / "h200_trials" / f"soft-{trial}.json.gz" for trial in ("s7", "len256s11", "s23")]
-# sha256 of the training split the soft labels were written for (ids are matched, so a corpus edit that keeps
-# ids would otherwise pass silently)
-SOFT_LABELS_TRAIN_SHA256 = "78eece709f300d89473f852dc5c0c70ddd5ef5aaaf8e3b63f512fe906a5d2c4c"
+# training.data.data_hash of the training split the soft labels were written for (ids are matched, so a
+# corpus edit that keeps ids would otherwise pass silently)
+SOFT_LABELS_TRAIN_HASH = "45437934473533cf2d19fc7fc89159600a574bbd6cdd1f335ad3af2ce194f317"
 
 
 def quick_model_args(data: Path) -> list[str]:
     """Distil from the committed soft labels when they were written for this data; else one plain epoch."""
+    from training.data import data_hash
+
     train = Path(data) / "train.jsonl"
-    if train.is_file() and all(p.is_file() for p in SOFT_LABELS) \
-            and hashlib.sha256(train.read_bytes()).hexdigest() == SOFT_LABELS_TRAIN_SHA256:
+    if train.is_file() and all(p.is_file() for p in SOFT_LABELS) and data_hash(train) == SOFT_LABELS_TRAIN_HASH:
         return [*QUICK_MODEL_ARGS, "--epochs", "0.5", "--teacher", ",".join(str(p) for p in SOFT_LABELS)]
     return [*QUICK_MODEL_ARGS, "--epochs", "1"]
 
