@@ -59,6 +59,12 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         unknown = sorted(set(loaded) - known)
         if unknown:
             raise TrainConfigError(f"--config {args.config!r} has unknown options {unknown}")
+        json_types = {"float": (int, float), "int": int, "bool": bool, "str": str}
+        for f in dataclasses.fields(TrainConfig):
+            value, wanted = loaded.get(f.name), json_types.get(str(f.type))
+            if f.name in loaded and wanted and (not isinstance(value, wanted) or
+                                                 (isinstance(value, bool) and str(f.type) != "bool")):
+                raise TrainConfigError(f"--config {args.config!r}: {f.name} must be {f.type}, got {value!r}")
         values.update(loaded)
     for f in dataclasses.fields(TrainConfig):
         v = getattr(args, f.name, None)

@@ -34,9 +34,12 @@ def test_config_file_problems_name_the_file(tmp_path, capsys):
     unknown.write_text(json.dumps({"data": "x", "epochz": 2}))
     listed = tmp_path / "list.json"
     listed.write_text("[1, 2]")
+    typed = tmp_path / "typed.json"
+    typed.write_text(json.dumps({"data": "x", "epochs": "two"}))
 
     for path, fragment in ((not_json, "is not a readable JSON file"), (unknown, "has unknown options ['epochz']"),
-                           (listed, "must hold a JSON object, got list"), (tmp_path / "absent.json", "is not a readable")):
+                           (listed, "must hold a JSON object, got list"),
+                           (typed, "epochs must be float, got 'two'"), (tmp_path / "absent.json", "is not a readable")):
         rc = main(["train", "--config", str(path)])
         err = capsys.readouterr().err.strip()
         assert rc == EXIT_USER_ERROR, path
