@@ -10,6 +10,7 @@ labels where there are any), at MiniLM's cost per quote.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import logging
 import random
@@ -52,7 +53,14 @@ def load_unlabelled(path: str) -> list[QuoteRecord]:
     return out
 
 
-SOFT_LABEL_FORMAT = "stance-soft-labels/1"
+# /2 adds "inputs": each labelled quote's fingerprint, so labels written for other words are refused.
+SOFT_LABEL_FORMAT = "stance-soft-labels/2"
+
+
+def input_fingerprint(record: QuoteRecord) -> str:
+    """A short hash of what the teacher read: the quote, speaker, speaker's actor and context."""
+    body = json.dumps([record.text, record.speaker, record.speaker_actor, record.context], ensure_ascii=False)
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()[:16]
 
 
 def is_soft_label_file(spec: str) -> bool:
@@ -122,14 +130,21 @@ def _one_teacher(teacher: str, records: Sequence[QuoteRecord], batch_size: int) 
     return predictor_targets(Predictor.from_directory(path, tag, batch_size=batch_size), records)
 
 
-def write_soft_labels(path: str | Path, targets: dict[str, Any], source: dict[str, Any]) -> Path:
-    """Save a teacher's soft labels (gzip JSON) with the label schema they are in and where they came from."""
+def write_soft_labels(
+    path: str | Path, targets: dict[str, Any], source: dict[str, Any], records: Sequence[QuoteRecord]
+) -> Path:
+    """Save a teacher's soft labels (gzip JSON) with the label schema they are in, where they came from, and
+    the fingerprint of each quote they label (``records``: what the teacher read)."""
     from models.label_schema import SENTIMENT_LABELS, STANCE_LABELS
 
+    unread = [k for k in targets if k not in {r.id for r in records}]
+    if unread:
+        raise ValueError(f"soft labels for {len(unread)} ids not among the records given (first: {unread[0]!r})")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     body = {"format": SOFT_LABEL_FORMAT, "stance_labels": list(STANCE_LABELS),
-            "sentiment_labels": list(SENTIMENT_LABELS), "source": source, "targets": targets}
+            "sentiment_labels": list(SENTIMENT_LABELS), "source": source, "targets": targets,
+            "inputs": {r.id: input_fingerprint(r) for r in records if r.id in targets}}
     opener = gzip.open if path.name.endswith(".gz") else open
     with opener(path, "wt", encoding="utf-8") as fh:
         json.dump(body, fh)
@@ -160,4 +175,9 @@ def load_soft_labels(path: str, records: Sequence[QuoteRecord]) -> dict[str, Any
     if missing:
         raise DataError(f"{path}: no soft labels for {len(missing)} of {len(records)} training quotes "
                         f"(first: {missing[0]!r}); label the same data and --unlabelled file")
+    inputs = body.get("inputs") or {}
+    changed = [r.id for r in records if inputs.get(r.id) != input_fingerprint(r)]
+    if changed:
+        raise DataError(f"{path}: {len(changed)} of {len(records)} training quotes differ from the words the teacher "
+                        f"labelled (first: {changed[0]!r}); relabel the edited data with the teacher")
     return {r.id: targets[r.id] for r in records}

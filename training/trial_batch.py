@@ -92,7 +92,7 @@ def run(plan: TrialPlan) -> list[dict[str, Any]]:
         records = distillation_records(result.splits.train, config.unlabelled)
         source = {"trial": name, "device": _device_name(), "config": config.to_dict(),
                   "metrics": headline_metrics(scored_sets(result.reports))}
-        write_soft_labels(plan.out / f"soft-{name}.json.gz", predictor_targets(predictor, records), source)
+        write_soft_labels(plan.out / f"soft-{name}.json.gz", predictor_targets(predictor, records), source, records)
         minutes = (time.monotonic() - t0) / 60
         per_epoch = max(per_epoch, minutes / config.epochs)
         row = {"trial": name, "minutes": round(minutes, 2), "train_minutes": result.minutes,

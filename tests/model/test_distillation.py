@@ -82,8 +82,8 @@ def test_soft_label_files_stand_in_for_stored_teachers_and_are_averaged(tmp_path
 
     train = load_records(write_jsonl(tmp_path / "t.jsonl", make_records(8)))
     records = distillation_records(train)
-    a = write_soft_labels(tmp_path / "a.json.gz", _fake_targets(records, 0.0), {"trial": "a"})
-    b = write_soft_labels(tmp_path / "b.json", _fake_targets(records, 2.0), {"trial": "b"})
+    a = write_soft_labels(tmp_path / "a.json.gz", _fake_targets(records, 0.0), {"trial": "a"}, records)
+    b = write_soft_labels(tmp_path / "b.json", _fake_targets(records, 2.0), {"trial": "b"}, records)
     got_records, both = teacher_targets(f"{a},{b}", train, ["russia-israel", "russia-iran"])
     assert [r.id for r in got_records] == [r.id for r in records]
     one, two = _fake_targets(records, 0.0), _fake_targets(records, 2.0)
@@ -100,9 +100,28 @@ def test_a_soft_label_file_of_other_data_is_refused_with_what_is_missing(tmp_pat
     train = load_records(write_jsonl(tmp_path / "t.jsonl", make_records(8)))
     targets = _fake_targets(distillation_records(train), 0.0)
     del targets[train[3].id]
-    path = write_soft_labels(tmp_path / "partial.json.gz", targets, {})
+    path = write_soft_labels(tmp_path / "partial.json.gz", targets, {}, distillation_records(train))
     with pytest.raises(DataError, match=rf"no soft labels for 1 of \d+ training quotes \(first: '{train[3].id}'\)"):
         teacher_targets(str(path), train, ["russia-israel"])
+
+
+def test_soft_labels_written_for_other_words_are_refused_naming_the_quote(tmp_path):
+    """Ids alone do not tie soft labels to a quote: an edited corpus that keeps its ids must be relabelled."""
+    from dataclasses import replace
+
+    from training.data import DataError, load_records
+    from training.distillation import distillation_records, load_soft_labels, teacher_targets, write_soft_labels
+
+    train = load_records(write_jsonl(tmp_path / "t.jsonl", make_records(6)))
+    records = distillation_records(train)
+    path = write_soft_labels(tmp_path / "s.json.gz", _fake_targets(records, 0.0), {}, records)
+    assert len(load_soft_labels(str(path), records)) == len(records)
+    edited = [replace(r, context=r.context + " Later he denied it.") if r.id == train[2].id else r for r in train]
+    with pytest.raises(DataError, match=rf"1 of \d+ training quotes differ from the words the teacher labelled "
+                                        rf"\(first: '{train[2].id}'\)"):
+        teacher_targets(str(path), edited, ["russia-israel"])
+    with pytest.raises(ValueError, match="not among the records given"):
+        write_soft_labels(tmp_path / "x.json.gz", _fake_targets(records, 0.0), {}, records[:3])
 
 
 def test_a_soft_label_file_in_another_label_order_is_refused(tmp_path):
@@ -113,7 +132,8 @@ def test_a_soft_label_file_in_another_label_order_is_refused(tmp_path):
     from training.distillation import distillation_records, load_soft_labels, write_soft_labels
 
     train = load_records(write_jsonl(tmp_path / "t.jsonl", make_records(4)))
-    path = write_soft_labels(tmp_path / "s.json.gz", _fake_targets(distillation_records(train), 0.0), {})
+    path = write_soft_labels(tmp_path / "s.json.gz", _fake_targets(distillation_records(train), 0.0), {},
+                             distillation_records(train))
     body = json.loads(gzip.open(path, "rt").read())
     body["stance_labels"] = body["stance_labels"][::-1]
     with gzip.open(path, "wt") as fh:
