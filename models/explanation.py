@@ -52,7 +52,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 from models.errors import StanceError
-from models.input_encoding import QuoteInput, encode_quotes, second_segment, speaker_phrase
+from models.input_encoding import QuoteInput, encode_quotes, second_segment, speaker_phrase, with_dyad
 from models.label_schema import SchemaError, split_dyad
 
 METHODS: tuple[str, ...] = ("occlusion", "integrated_gradients")
@@ -89,7 +89,7 @@ class EncodedQuote:
 
 
 # --------------------------------------------------------------------------- input
-def _segment_origins(quote: QuoteInput) -> tuple[int, int | None, int]:
+def _segment_origins(quote: QuoteInput, dyad: str | None = None) -> tuple[int, int | None, int]:
     """(shift of the first segment into quote.text, start of the context in the second segment or None,
     shift of that into quote.context), mirroring encode_quotes / second_segment."""
     text_shift = len(quote.text) - len(quote.text.lstrip())
@@ -98,27 +98,30 @@ def _segment_origins(quote: QuoteInput) -> tuple[int, int | None, int]:
     if not stripped:
         return text_shift, None, 0
     who = speaker_phrase(quote.speaker, quote.speaker_actor)
-    second = second_segment(quote.speaker, context, quote.speaker_actor)
-    context_at = len(who) + 2 if who else 0
+    second = with_dyad(second_segment(quote.speaker, context, quote.speaker_actor), dyad)
+    context_at = len(with_dyad("", dyad)) + (len(who) + 2 if who else 0)
     if second[context_at:] != stripped:  # second_segment changed its layout: refuse rather than misplace words
         raise ExplanationError(f"cannot locate the context in the encoded second segment {second!r}")
     return text_shift, context_at, len(context) - len(context.lstrip())
 
 
-def encode_for_explanation(tokenizer: Any, quote: QuoteInput, max_tokens: int) -> EncodedQuote:
-    """The predictor's encoding of ``quote`` with each quote/context word's token positions and offsets."""
+def encode_for_explanation(tokenizer: Any, quote: QuoteInput, max_tokens: int, dyad: str | None = None) -> EncodedQuote:
+    """The predictor's encoding of ``quote`` with each quote/context word's token positions and offsets.
+
+    ``dyad``: the dyad a dyad-in-text model is asked about (it heads the second segment).
+    """
     if not getattr(tokenizer, "is_fast", False):
         raise ExplanationError(f"explanations need a fast tokenizer (character offsets); got {type(tokenizer).__name__}")
-    enc = encode_quotes(tokenizer, [quote], max_tokens)
+    enc = encode_quotes(tokenizer, [quote], max_tokens, dyads=None if dyad is None else [dyad])
     first = quote.text.strip()
-    second = second_segment(quote.speaker, quote.context, quote.speaker_actor)
+    second = with_dyad(second_segment(quote.speaker, quote.context, quote.speaker_actor), dyad)
     with_offsets = tokenizer([first], [second], truncation="longest_first", max_length=max_tokens,
                              return_offsets_mapping=True)
     if with_offsets["input_ids"][0] != enc["input_ids"][0]:  # same call, same ids; a guard against drift
         raise ExplanationError("the tokenizer's offsets do not describe the predictor's input")
     offsets = with_offsets["offset_mapping"][0]
     sequence = with_offsets.sequence_ids(0)
-    text_shift, context_at, context_shift = _segment_origins(quote)
+    text_shift, context_at, context_shift = _segment_origins(quote, dyad)
 
     words: list[Word] = []
     current: dict[str, Any] | None = None
@@ -300,7 +303,8 @@ def explain(
     if label is not None and label not in labels:
         raise SchemaError(f"label {label!r} is not one of {labels}")
     tokenizer = predictor.model.tokenizer
-    row = encode_for_explanation(tokenizer, quote, predictor.max_tokens)
+    row = encode_for_explanation(tokenizer, quote, predictor.max_tokens,
+                                 dyad if getattr(predictor.config, "dyad_in_text", False) else None)
     device = predictor.model.device
     temperature = float(predictor.config.temperature_for(dyad))
 

@@ -10,6 +10,11 @@ long the second segment is cut first, so the quote's own words survive.
 Every row also gets a ``quote_mask`` (1 on the quote's own tokens): the
 sentiment head reads the quote's words only, as the guidelines define
 sentiment, so it cannot just copy the stance the context implies.
+
+A model trained with the dyad in the text (``dyad_in_text``) reads one row per
+(quote, dyad): the second segment opens with the dyad ("Russia and Israel | "),
+so every encoder layer, not only the pooling head, knows which pair is asked
+about.  It costs one encoder pass per dyad.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from typing import Any, Sequence
 
 import torch
 
-from models.label_schema import actor_display
+from models.label_schema import actor_display, split_dyad
 
 DEFAULT_MAX_LENGTH = 192
 
@@ -50,12 +55,36 @@ def second_segment(speaker: str, context: str, speaker_actor: str = "") -> str:
     return who or context
 
 
+DYAD_SEPARATOR = " | "
+
+
+def dyad_phrase(dyad: str) -> str:
+    """'russia-israel' -> 'Russia and Israel': the pair as a reader names it."""
+    first, second = split_dyad(dyad)
+    return f"{actor_display(first)} and {actor_display(second)}"
+
+
+def with_dyad(second: str, dyad: str | None) -> str:
+    """The second segment of a dyad-in-text row: the dyad first, so truncation never cuts it."""
+    return second if dyad is None else dyad_phrase(dyad) + DYAD_SEPARATOR + second
+
+
 def encode_quotes(
-    tokenizer: Any, quotes: Sequence[QuoteInput], max_length: int = DEFAULT_MAX_LENGTH
+    tokenizer: Any,
+    quotes: Sequence[QuoteInput],
+    max_length: int = DEFAULT_MAX_LENGTH,
+    dyads: Sequence[str | None] | None = None,
 ) -> dict[str, list[list[int]]]:
-    """Token ids without padding (each batch pads to its own longest row), plus ``quote_mask``."""
+    """Token ids without padding (each batch pads to its own longest row), plus ``quote_mask``.
+
+    ``dyads`` (one per quote) opens each row's second segment with that dyad (dyad-in-text models).
+    """
+    if dyads is not None and len(dyads) != len(quotes):
+        raise ValueError(f"dyads has {len(dyads)} entries for {len(quotes)} quotes")
     firsts = [q.text.strip() for q in quotes]
     seconds = [second_segment(q.speaker, q.context, q.speaker_actor) for q in quotes]
+    if dyads is not None:
+        seconds = [with_dyad(s, d) for s, d in zip(seconds, dyads)]
     # Rows with no second segment get an empty pair: tokenizers treat "" as a
     # segment, which costs one separator, so all rows are encoded together.
     enc = tokenizer(firsts, seconds, truncation="longest_first", max_length=max_length)

@@ -61,6 +61,9 @@ class StanceModelConfig:
     dyad_temperatures: dict[str, float] = field(default_factory=dict)  # fitted per well-labelled dyad
     # weight of the auxiliary loss "is this actor a party to what is said" (0: no such head); training only
     party_loss_weight: float = 0.0
+    # one encoder pass per (quote, dyad) with the dyad named at the head of the second segment
+    # (models/input_encoding.py); False: one pass per quote serves every dyad
+    dyad_in_text: bool = False
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:

@@ -169,8 +169,16 @@ class Predictor:
         return length_buckets(lengths, max_padding, self.min_batch, self.batch_size, self.max_batch_tokens)
 
     @torch.inference_mode()
-    def logits(self, quotes: Sequence[QuoteInput], dyads: Sequence[str]) -> RawLogits:
-        """Uncalibrated logits, in input order; evaluation and calibration read these."""
+    def logits(
+        self, quotes: Sequence[QuoteInput], dyads: Sequence[str], needed: np.ndarray | None = None
+    ) -> RawLogits:
+        """Uncalibrated logits, in input order; evaluation and calibration read these.
+
+        ``needed`` (N, D bool): the cells the caller will read.  A one-pass model computes every cell
+        anyway; a dyad-in-text model runs each dyad's pass on the quotes that need it only (an eval set
+        labels a few of its forty dyads per quote), leaving the other cells zero.  Its sentiment comes from
+        the pass under its first default dyad, so a quote's sentiment does not depend on the dyads asked.
+        """
         dyads = list(dyads)
         n = len(quotes)
         n_stance = len(self.config.stance_labels)
@@ -178,25 +186,52 @@ class Predictor:
         sentiment = np.zeros((n, len(self.config.sentiment_labels)), dtype=np.float32)
         if n == 0:
             return RawLogits(stance, sentiment, dyads)
-        enc = encode_quotes(self.model.tokenizer, quotes, self.max_tokens)
+        if needed is not None and np.shape(needed) != (n, len(dyads)):
+            raise ValueError(f"needed has shape {np.shape(needed)}, expected {(n, len(dyads))}")
+        if not self.config.dyad_in_text:
+            wanted = dyads if dyads else self.config.dyads[:1]
+            stance_out, sentiment = self._run(encode_quotes(self.model.tokenizer, quotes, self.max_tokens), wanted)
+            if dyads:
+                stance = stance_out
+            return RawLogits(stance, sentiment, dyads)
+        sentiment_dyad = (self.config.default_dyads or self.config.dyads)[0]
+        passes = dyads if sentiment_dyad in dyads else [*dyads, sentiment_dyad]
+        for j, dyad in enumerate(passes):
+            if dyad == sentiment_dyad or needed is None:
+                rows = list(range(n))
+            else:
+                rows = [int(i) for i in np.flatnonzero(needed[:, j])]
+            if not rows:
+                continue
+            enc = encode_quotes(self.model.tokenizer, [quotes[i] for i in rows], self.max_tokens, dyads=[dyad] * len(rows))
+            stance_out, sentiment_out = self._run(enc, [dyad])
+            if j < len(dyads):
+                stance[rows, j] = stance_out[:, 0]
+            if dyad == sentiment_dyad:
+                sentiment = sentiment_out
+        return RawLogits(stance, sentiment, dyads)
+
+    def _run(self, enc: dict[str, list[list[int]]], wanted: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(N, D, S) stance and (N, C) sentiment logits for encoded rows, batched by length, in input order."""
+        n = len(enc["input_ids"])
+        stance = np.zeros((n, len(wanted), len(self.config.stance_labels)), dtype=np.float32)
+        sentiment = np.zeros((n, len(self.config.sentiment_labels)), dtype=np.float32)
         lengths = [len(ids) for ids in enc["input_ids"]]
         device = self.model.device
         pad_id = self.model.tokenizer.pad_token_id if self.model.tokenizer.pad_token_id is not None else 0
-        wanted = dyads if dyads else self.config.dyads[:1]
         for batch in self._batches(lengths):
             rows = {key: [enc[key][i] for i in batch] for key in enc}
             tensors = {k: v.to(device) for k, v in pad_batch(rows, pad_id).items()}
             ids, mask, quote_mask = tensors["input_ids"], tensors["attention_mask"], tensors["quote_mask"]
             types = tensors.get("token_type_ids")
             if self.packed_encoder is not None:
-                out = self.model.heads(self.packed_encoder(ids, mask, types), mask, wanted, quote_mask)
+                out = self.model.heads(self.packed_encoder(ids, mask, types), mask, list(wanted), quote_mask)
             else:
                 out = self.model(input_ids=ids, attention_mask=mask, token_type_ids=types, quote_mask=quote_mask,
-                                 dyads=wanted)
-            if dyads:
-                stance[batch] = out["stance_logits"].float().cpu().numpy()
+                                 dyads=list(wanted))
+            stance[batch] = out["stance_logits"].float().cpu().numpy()
             sentiment[batch] = out["sentiment_logits"].float().cpu().numpy()
-        return RawLogits(stance, sentiment, dyads)
+        return stance, sentiment
 
     def predict(
         self,
@@ -222,8 +257,11 @@ class Predictor:
             for name in names:
                 if name not in union:
                     union.append(name)
-        raw = self.logits(quotes, union)
         column = {name: j for j, name in enumerate(union)}
+        needed = np.zeros((len(quotes), len(union)), dtype=bool)
+        for i, names in enumerate(wanted):
+            needed[i, [column[name] for name in names]] = True
+        raw = self.logits(quotes, union, needed)
         stance_probs = raw.stance
         if union:
             temperatures = np.array([self.config.temperature_for(d) for d in union])[None, :, None]

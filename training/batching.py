@@ -11,6 +11,10 @@ change from epoch to epoch:
   corpus labels other dyads only where a quote is about them, so without
   this a dyad outside the project dyads would never be seen answering
   ``none``, and any quote, "hi" included, would get a stance for it.
+
+With ``dyad_in_text`` a record becomes one row per dyad it is trained on
+(its labelled dyads and its negatives), each row naming its dyad in the text
+and carrying that dyad's label only.
 """
 
 from __future__ import annotations
@@ -73,6 +77,7 @@ class BatchingConfig:
     speaker_actor_dropout: float = 0.5
     negatives_per_record: int = 1
     negative_weight: float = 0.5
+    dyad_in_text: bool = False
 
 
 class StanceCollator:
@@ -102,6 +107,8 @@ class StanceCollator:
 
     def __call__(self, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         recs = [self.records[int(r["idx"])] for r in rows]
+        if self.config.dyad_in_text:
+            return self._dyad_rows(recs)
         enc = encode_quotes(self.tokenizer, [self.quote_input(r) for r in recs], self.config.max_length)
         batch: dict[str, Any] = pad_batch(enc, self.pad_id)
 
@@ -134,6 +141,40 @@ class StanceCollator:
         )
         if self.soft_targets is not None:
             batch["teacher_stance"], batch["teacher_sentiment"] = self._teacher(recs, dyads)
+        return batch
+
+    def _dyad_rows(self, recs: Sequence[QuoteRecord]) -> dict[str, Any]:
+        """One row per (record, trained dyad), the dyad named in the row's text and labelled in its cell only."""
+        if self.soft_targets is not None:
+            raise ValueError("distillation (soft targets) is not supported with dyad_in_text")
+        cells: list[tuple[QuoteRecord, str, int, float]] = []
+        for record in recs:
+            seen: set[frozenset[str]] = set()
+            for dyad, stance in record.labels.items():
+                j = self.keys.get(dyad_key(dyad))
+                if j is not None:
+                    cells.append((record, self.dyads[j], STANCE2ID[stance], 1.0))
+                    seen.add(dyad_key(dyad))
+            for dyad in absent_dyads(record, self.rng, self.config.negatives_per_record):
+                if dyad_key(dyad) not in seen:
+                    cells.append((record, dyad, STANCE2ID["none"], self.config.negative_weight))
+                    seen.add(dyad_key(dyad))
+        enc = encode_quotes(self.tokenizer, [self.quote_input(r) for r, *_ in cells], self.config.max_length,
+                            dyads=[d for _, d, *_ in cells])
+        batch: dict[str, Any] = pad_batch(enc, self.pad_id)
+        dyads = sorted({d for _, d, *_ in cells})
+        column = {d: j for j, d in enumerate(dyads)}
+        labels = torch.full((len(cells), len(dyads)), UNKNOWN_LABEL_ID, dtype=torch.long)
+        weights = torch.zeros((len(cells), len(dyads)))
+        for i, (_, dyad, label, weight) in enumerate(cells):
+            labels[i, column[dyad]] = label
+            weights[i, column[dyad]] = weight
+        batch["dyads"] = dyads
+        batch["stance_labels"] = labels
+        batch["stance_weights"] = weights
+        batch["sentiment_labels"] = torch.tensor(
+            [SENTIMENT2ID[r.sentiment] if r.sentiment else UNKNOWN_LABEL_ID for r, *_ in cells], dtype=torch.long
+        )
         return batch
 
     def _teacher(self, recs: Sequence[QuoteRecord], dyads: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:

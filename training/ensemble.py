@@ -46,11 +46,11 @@ class EnsemblePredictor:
     def is_trained(self, dyad: str) -> bool:
         return all(m.is_trained(dyad) for m in self.members)
 
-    def logits(self, quotes: Sequence[QuoteInput], dyads: Sequence[str]) -> RawLogits:
+    def logits(self, quotes: Sequence[QuoteInput], dyads: Sequence[str], needed: np.ndarray | None = None) -> RawLogits:
         dyads = list(dyads)
         stance_probs, sentiment_probs = [], []
         for m in self.members:
-            raw = m.logits(quotes, dyads)
+            raw = m.logits(quotes, dyads, needed)
             temps = np.array([m.config.temperature_for(d) for d in dyads], dtype=np.float32)[None, :, None]
             stance_probs.append(softmax(raw.stance / temps))
             sentiment_probs.append(softmax(raw.sentiment, m.config.sentiment_temperature))

@@ -75,8 +75,11 @@ def score_logits(
                     found.append(spelled)
         dyads = found
     quotes = [QuoteInput(r.text, r.speaker, r.context, r.speaker_actor) for r in records]
-    raw = predictor.logits(quotes, dyads)
-    return raw, gold_labels(records, dyads)
+    gold = gold_labels(records, dyads)
+    # Only labelled cells are read: a dyad-in-text model runs each dyad on the quotes that label it.
+    needed = np.stack([gold.stance[d] >= 0 for d in dyads], axis=1) if dyads else None
+    raw = predictor.logits(quotes, dyads, needed)
+    return raw, gold
 
 
 def stance_pairs(raw: RawLogits, gold: Gold) -> tuple[np.ndarray, np.ndarray]:

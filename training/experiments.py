@@ -15,7 +15,7 @@ from typing import Any
 from models.label_schema import PROJECT_DYADS
 
 COLUMNS = ("backbone", "epochs", "max_steps", "learning_rate", "head_learning_rate", "layer_decay", "warmup_ratio",
-           "max_length", "seed", "negatives_per_record", "party_loss_weight", "ema_decay", "ema_start", "teacher", "note")
+           "max_length", "seed", "negatives_per_record", "party_loss_weight", "ema_decay", "ema_start", "teacher", "dyad_in_text", "note")
 
 
 def append_row(config: Any, reports: dict[str, Any], minutes: float, tag: str | None) -> dict[str, Any]:
@@ -49,14 +49,14 @@ def _average_cell(row: dict[str, Any]) -> str:
 
 def markdown(rows: list[dict[str, Any]]) -> str:
     head = ("| # | backbone | steps / epochs | lr enc / head | layer decay | warm-up | max len | seed | negatives | party | "
-            "weight avg | dev n | dev RI | dev RIr | dev sent | min | note |")
+            "weight avg | dyad in text | dev n | dev RI | dev RIr | dev sent | min | note |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for i, r in enumerate(rows, start=1):
         steps = f"{r['max_steps']} steps" if r.get("max_steps") else f"{r['epochs']:g} ep"
         lines.append(
             f"| {i} | {r['backbone']} | {steps} | {r['learning_rate']:g} / {r['head_learning_rate']:g} | "
             f"{r['layer_decay']:g} | {r['warmup_ratio']:g} | {r['max_length']} | {r['seed']} | "
-            f"{r['negatives_per_record']} | {r.get('party_loss_weight') or 0:g} | {_average_cell(r)} | {r['dev_n']} | {r['dev'].get('russia-israel', float('nan')):.3f} | "
+            f"{r['negatives_per_record']} | {r.get('party_loss_weight') or 0:g} | {_average_cell(r)} | {'yes' if r.get('dyad_in_text') else '-'} | {r['dev_n']} | {r['dev'].get('russia-israel', float('nan')):.3f} | "
             f"{r['dev'].get('russia-iran', float('nan')):.3f} | {r['dev_sentiment']:.3f} | {r['minutes']} | {r.get('note', '')} |"
         )
     return "\n".join(lines)

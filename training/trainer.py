@@ -233,7 +233,8 @@ def build_trainer(config: TrainConfig, model: StanceModel, train: Sequence[Quote
         model.tokenizer,
         train,
         dyads,
-        BatchingConfig(config.max_length, config.speaker_actor_dropout, config.negatives_per_record, config.negative_weight),
+        BatchingConfig(config.max_length, config.speaker_actor_dropout, config.negatives_per_record, config.negative_weight,
+                       config.dyad_in_text),
         seed=config.seed,
         soft_targets=soft_targets,
     )
@@ -300,6 +301,7 @@ def train_model(config: TrainConfig) -> TrainResult:
         dropout=config.dropout,
         attention_heads=config.attention_heads,
         party_loss_weight=config.party_loss_weight,
+        dyad_in_text=config.dyad_in_text,
         dyad_train_counts={d: int(counts[d]) for d in dyads},
     )
     soft_targets = None
