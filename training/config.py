@@ -36,6 +36,7 @@ class TrainConfig:
     negatives_per_record: int = field(default=1, metadata={"help": "absent-actor dyads labelled none per record and step"})
     negative_weight: float = field(default=0.5, metadata={"help": "loss weight of those absent-dyad labels"})
     party_loss_weight: float = field(default=0.0, metadata={"help": "weight of an auxiliary loss: is each actor a party to what is said (0: off)"})
+    sentiment_loss_weight: float = field(default=1.0, metadata={"help": "weight of the sentiment loss against the stance loss's 1"})
     dyad_in_text: bool = field(default=False, metadata={"help": "name the dyad in the input: one encoder pass per (quote, dyad) instead of one per quote"})
     ema_decay: float = field(default=0.0, metadata={"help": "keep a moving average of the weights with this decay per step (0: off); dev picks it or the final weights"})
     ema_start: float = field(default=0.5, metadata={"help": "share of the optimiser steps after which the weight average starts"})
@@ -98,6 +99,8 @@ class TrainConfig:
             raise TrainConfigError(f"--ema_decay must be in [0, 1), got {self.ema_decay}")
         if not 0 <= self.ema_start < 1:
             raise TrainConfigError(f"--ema_start must be in [0, 1), got {self.ema_start}")
+        if not 0 < self.sentiment_loss_weight <= 10:
+            raise TrainConfigError(f"--sentiment_loss_weight must be in (0, 10], got {self.sentiment_loss_weight}")
         if self.dyad_in_text and self.teacher:
             raise TrainConfigError(f"--dyad_in_text cannot be combined with --teacher (got --teacher {self.teacher!r}): "
                                    "distillation targets are per quote, not per (quote, dyad)")

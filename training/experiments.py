@@ -15,7 +15,7 @@ from typing import Any
 from models.label_schema import PROJECT_DYADS
 
 COLUMNS = ("backbone", "epochs", "max_steps", "learning_rate", "head_learning_rate", "layer_decay", "warmup_ratio",
-           "max_length", "seed", "negatives_per_record", "party_loss_weight", "ema_decay", "ema_start", "teacher", "dyad_in_text", "note")
+           "max_length", "seed", "negatives_per_record", "party_loss_weight", "ema_decay", "ema_start", "teacher", "dyad_in_text", "sentiment_loss_weight", "note")
 
 
 def append_row(config: Any, reports: dict[str, Any], minutes: float, tag: str | None) -> dict[str, Any]:

@@ -61,6 +61,9 @@ class StanceTrainer(Trainer):
         with self._autocast():
             outputs = model(**inputs)
         loss = outputs["loss"]
+        extra = self.stance_config.sentiment_loss_weight - 1.0
+        if extra and "sentiment_loss" in outputs:  # the model's loss weighs sentiment 1, like stance
+            loss = loss + extra * outputs["sentiment_loss"]
         if teacher_stance is not None:
             parts = distillation_losses(outputs, teacher_stance, teacher_sentiment)
             alpha = self.stance_config.distill_alpha

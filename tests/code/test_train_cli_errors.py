@@ -17,6 +17,7 @@ from service.cli import EXIT_USER_ERROR, main
         (["--learning_rate", "3"], "--learning_rate must be in (0, 1), got 3.0"),
         (["--bf16", "maybe"], "--bf16 must be auto, true or false, got 'maybe'"),
         (["--negative_weight", "-1"], "--negatives_per_record and --negative_weight must be >= 0, got 1 / -1.0"),
+        (["--sentiment_loss_weight", "0"], "--sentiment_loss_weight must be in (0, 10], got 0.0"),
     ],
 )
 def test_out_of_range_option_is_one_line_and_exit_2(tmp_path, capsys, extra, expected):
