@@ -304,7 +304,7 @@ def explain(
         raise SchemaError(f"label {label!r} is not one of {labels}")
     tokenizer = predictor.model.tokenizer
     row = encode_for_explanation(tokenizer, quote, predictor.max_tokens,
-                                 dyad if getattr(predictor.config, "dyad_in_text", False) else None)
+                                 dyad if predictor.config.dyad_in_text else None)
     device = predictor.model.device
     temperature = float(predictor.config.temperature_for(dyad))
 

@@ -258,9 +258,11 @@ class Predictor:
                 if name not in union:
                     union.append(name)
         column = {name: j for j, name in enumerate(union)}
-        needed = np.zeros((len(quotes), len(union)), dtype=bool)
-        for i, names in enumerate(wanted):
-            needed[i, [column[name] for name in names]] = True
+        needed = None  # a one-pass model computes every cell anyway
+        if self.config.dyad_in_text:
+            needed = np.zeros((len(quotes), len(union)), dtype=bool)
+            for i, names in enumerate(wanted):
+                needed[i, [column[name] for name in names]] = True
         raw = self.logits(quotes, union, needed)
         stance_probs = raw.stance
         if union:

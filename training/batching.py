@@ -71,6 +71,12 @@ def absent_dyads(record: QuoteRecord, rng: random.Random, k: int) -> list[str]:
     return out
 
 
+def sentiment_ids(records: Sequence[QuoteRecord]) -> torch.Tensor:
+    """Each row's sentiment label id (unknown where the record has none)."""
+    return torch.tensor([SENTIMENT2ID[r.sentiment] if r.sentiment else UNKNOWN_LABEL_ID for r in records],
+                        dtype=torch.long)
+
+
 @dataclass
 class BatchingConfig:
     max_length: int
@@ -136,9 +142,7 @@ class StanceCollator:
         batch["dyads"] = dyads
         batch["stance_labels"] = labels
         batch["stance_weights"] = weights
-        batch["sentiment_labels"] = torch.tensor(
-            [SENTIMENT2ID[r.sentiment] if r.sentiment else UNKNOWN_LABEL_ID for r in recs], dtype=torch.long
-        )
+        batch["sentiment_labels"] = sentiment_ids(recs)
         if self.soft_targets is not None:
             batch["teacher_stance"], batch["teacher_sentiment"] = self._teacher(recs, dyads)
         return batch
@@ -172,9 +176,7 @@ class StanceCollator:
         batch["dyads"] = dyads
         batch["stance_labels"] = labels
         batch["stance_weights"] = weights
-        batch["sentiment_labels"] = torch.tensor(
-            [SENTIMENT2ID[r.sentiment] if r.sentiment else UNKNOWN_LABEL_ID for r, *_ in cells], dtype=torch.long
-        )
+        batch["sentiment_labels"] = sentiment_ids([r for r, *_ in cells])
         return batch
 
     def _teacher(self, recs: Sequence[QuoteRecord], dyads: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:

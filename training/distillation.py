@@ -137,7 +137,8 @@ def write_soft_labels(
     the fingerprint of each quote they label (``records``: what the teacher read)."""
     from models.label_schema import SENTIMENT_LABELS, STANCE_LABELS
 
-    unread = [k for k in targets if k not in {r.id for r in records}]
+    read = {r.id for r in records}
+    unread = [k for k in targets if k not in read]
     if unread:
         raise ValueError(f"soft labels for {len(unread)} ids not among the records given (first: {unread[0]!r})")
     path = Path(path)
