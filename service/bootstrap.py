@@ -28,17 +28,31 @@ DEFAULT_DATA = ROOT / "training" / "data" / "corpus"
 QUICK_MODEL_ARGS = ["--backbone", "mpnet", "--learning_rate", "3e-5", "--head_learning_rate", "1e-3",
                     "--warmup_ratio", "0.1"]
 SOFT_LABELS = [ROOT / "benchmarks" / "h200_trials" / f"soft-{trial}.json.gz" for trial in ("s7", "len256s11", "s23")]
-# training.data.data_hash of the training split the soft labels were written for (ids are matched, so a
-# corpus edit that keeps ids would otherwise pass silently)
-SOFT_LABELS_TRAIN_HASH = "45437934473533cf2d19fc7fc89159600a574bbd6cdd1f335ad3af2ce194f317"
+
+
+def soft_labels_fit(train: Path) -> bool:
+    """Whether the committed soft labels were written for these training quotes, word for word.
+
+    Each file holds a fingerprint of every quote the teacher read; a label correction keeps them valid (the
+    student still learns the gold label from the data), an edited or added quote does not.
+    """
+    from training.data import DataError, load_records
+    from training.distillation import distillation_records, load_soft_labels
+
+    if not train.is_file() or not all(p.is_file() for p in SOFT_LABELS):
+        return False
+    records = distillation_records(load_records(train))
+    try:
+        for path in SOFT_LABELS:
+            load_soft_labels(str(path), records)
+    except DataError:
+        return False
+    return True
 
 
 def quick_model_args(data: Path) -> list[str]:
     """Distil from the committed soft labels when they were written for this data; else one plain epoch."""
-    from training.data import data_hash
-
-    train = Path(data) / "train.jsonl"
-    if train.is_file() and all(p.is_file() for p in SOFT_LABELS) and data_hash(train) == SOFT_LABELS_TRAIN_HASH:
+    if soft_labels_fit(Path(data) / "train.jsonl"):
         return [*QUICK_MODEL_ARGS, "--epochs", "0.5", "--teacher", ",".join(str(p) for p in SOFT_LABELS)]
     return [*QUICK_MODEL_ARGS, "--epochs", "1"]
 

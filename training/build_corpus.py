@@ -122,18 +122,22 @@ def assign_splits(items: list[tuple[str, Article]]) -> dict[str, str]:
 
 
 ADJUDICATIONS = DATA / "second_reading" / "adjudications.jsonl"
+# The label audit's verdicts (``stance audit``): a blind reader and a model agreeing against a training label.
+AUDIT_VERDICTS = DATA / "audit" / "verdicts.jsonl"
+AUDIT_SPLITS = ("train",)
 
 
-def adjudicated(path: Path = ADJUDICATIONS) -> dict[tuple[str, str], dict[str, Any]]:
-    """(record id, head) -> the adjudication that changes its label (the second reading's verdicts)."""
-    if not path.is_file():
-        return {}
+def adjudicated(*paths: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    """(record id, head) -> the adjudication that changes its label (second reading, then the label audit)."""
     out = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            a = json.loads(line)
-            if a.get("applied", True) and a["final"] != a["corpus"]:
-                out[(a["id"], a["head"])] = a
+    for path in paths or (ADJUDICATIONS, AUDIT_VERDICTS):
+        if not path.is_file():
+            continue
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                a = json.loads(line)
+                if a.get("applied", True) and a["final"] != a["corpus"]:
+                    out[(a["id"], a["head"])] = a
     return out
 
 
@@ -165,6 +169,10 @@ def build(data: Path = DATA, limit: int = 0) -> dict[str, list[dict[str, Any]]]:
             raise ValueError(f"passage {article.id!r} has split {split!r}, not one of {SPLITS}")
         for row in records_of(article, source, split):
             keys = by_id.get(row["id"], [])
+            audited = [k for k in keys if verdicts[k].get("rule") == "AUDIT"]
+            if audited and split not in AUDIT_SPLITS:
+                # A model took part in the audit's verdict: held-out labels are never changed by it.
+                raise ValueError(f"label audit verdict for {row['id']!r} ({audited[0][1]}) targets the {split} split")
             out[split].append(apply_adjudications(row, {k: verdicts[k] for k in keys}) if keys else row)
     for rows in out.values():
         rows.sort(key=lambda r: r["id"])

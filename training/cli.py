@@ -111,6 +111,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     model_admin.register(sub)
     __import__("training.annotation", fromlist=["register"]).register(sub)
+    __import__("training.label_audit", fromlist=["register"]).register(sub)
 
 
 def run_training(argv: list[str]) -> int:

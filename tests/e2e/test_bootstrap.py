@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -48,7 +49,7 @@ def test_quick_model_distils_from_the_committed_soft_labels_only_for_their_corpu
     assert args[args.index("--backbone") + 1] == "mpnet"
     assert args[args.index("--epochs") + 1] == "0.5"
     assert args[args.index("--teacher") + 1].split(",") == [str(p) for p in SOFT_LABELS]
-    # The pinned hash is the corpus the files were written for: every training quote and variant has a target.
+    # The files were written for this corpus: every training quote and variant has a target.
     records = distillation_records(load_records(DEFAULT_DATA / "train.jsonl"))
     for path in SOFT_LABELS:
         assert len(load_soft_labels(str(path), records)) == len(records)
@@ -60,3 +61,12 @@ def test_quick_model_distils_from_the_committed_soft_labels_only_for_their_corpu
     plain = quick_model_args(edited)
     assert "--teacher" not in plain and plain[plain.index("--epochs") + 1] == "1"
     assert plain[plain.index("--backbone") + 1] == "mpnet"
+
+    # A corrected label keeps the words the teacher read: the soft labels still fit.
+    relabelled = tmp_path / "relabelled"
+    relabelled.mkdir()
+    first, rest = text.split("\n", 1)
+    row = json.loads(first)
+    row["labels"]["russia-iran"] = "hedging" if row["labels"]["russia-iran"] != "hedging" else "none"
+    (relabelled / "train.jsonl").write_text(json.dumps(row, ensure_ascii=False) + "\n" + rest)
+    assert "--teacher" in quick_model_args(relabelled)
