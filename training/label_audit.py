@@ -184,10 +184,13 @@ def queue_main(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if args.shards < 1:
         raise AuditError(f"--shards must be at least 1, got {args.shards}")
+    if not Path(args.data).is_file():
+        raise AuditError(f"--data {args.data}: not a file (give one labelled JSONL file, e.g. the training split)")
+    loaded = data_mod.load_records(args.data)  # validates every record before the model is loaded
     rows = _read_jsonl(Path(args.data))
     tag, path = model_store.resolve(args.model)
     predictor = Predictor.from_directory(path, tag)
-    records = data_mod.normalise_dyad_names(data_mod.load_records(args.data), list(predictor.config.dyads))
+    records = data_mod.normalise_dyad_names(loaded, list(predictor.config.dyads))
     raw, _ = score_logits(predictor, records, list(PROJECT_DYADS))
     cfg = predictor.config
     stance = np.stack([softmax(raw.stance[:, j], cfg.temperature_for(d)) for j, d in enumerate(PROJECT_DYADS)], 1)

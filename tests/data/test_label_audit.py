@@ -129,3 +129,10 @@ def test_cli_names_the_missing_reader_files(tmp_path):
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 2
     assert "no reader-*.jsonl files" in proc.stderr and str(tmp_path) in proc.stderr
+
+
+def test_cli_queue_names_a_data_path_that_is_not_a_file(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "service.cli", "audit", "queue", "--data", str(tmp_path),
+                           "--out", str(tmp_path / "q")], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 2
+    assert "--data" in proc.stderr and "not a file" in proc.stderr
