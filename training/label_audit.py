@@ -187,7 +187,8 @@ def queue_main(args: argparse.Namespace) -> int:
     if not Path(args.data).is_file():
         raise AuditError(f"--data {args.data}: not a file (give one labelled JSONL file, e.g. the training split)")
     loaded = data_mod.load_records(args.data)  # validates every record before the model is loaded
-    rows = _read_jsonl(Path(args.data))
+    rows = [{"id": r.id, "text": r.text, "speaker": r.speaker, "speaker_actor": r.speaker_actor,
+             "context": r.context, "labels": dict(r.labels), "sentiment": r.sentiment} for r in loaded]
     tag, path = model_store.resolve(args.model)
     predictor = Predictor.from_directory(path, tag)
     records = data_mod.normalise_dyad_names(loaded, list(predictor.config.dyads))
